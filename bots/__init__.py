@@ -1,0 +1,1 @@
+"""Discord and Telegram adapters over one command table."""

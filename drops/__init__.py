@@ -1,0 +1,1 @@
+"""Countdown drops with limited supply (issue 4)."""

@@ -1,0 +1,1 @@
+"""Storefront infrastructure: config, database, catalog, members, Stripe calls, outbox, app and CLI."""

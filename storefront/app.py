@@ -1,0 +1,122 @@
+"""The composition root: builds every part from the settings once and hands dependencies down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from entitlements import AccessChange, MembershipService
+from storefront.catalog import Catalog, load_catalog
+from storefront.clock import Clock, SystemClock
+from storefront.config import Settings
+from storefront.db import Database
+from storefront.db.migrate import upgrade
+from storefront.stripe_gateway import StripeGateway
+from webhooks.dispatch import Dispatcher
+from webhooks.inbox import Inbox
+from webhooks.membership_events import MembershipEventHandlers
+from webhooks.purchases import PurchaseRegistry
+from webhooks.signature import WebhookVerifier
+from webhooks.web import create_web_app
+from webhooks.worker import InboxWorker
+
+__all__ = ["App", "Running"]
+
+log = logging.getLogger(__name__)
+
+
+class App:
+    """Everything the process needs, built from settings; tests build their own with a fake clock."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        catalog: Catalog | None = None,
+        stripe: StripeGateway | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.catalog = catalog or load_catalog(settings.catalog_path)
+        self.db = Database(settings.database_url)
+        self.stripe = stripe or self._stripe_from_settings(settings)
+        self.memberships = MembershipService(self.catalog, timedelta(days=settings.grace_period_days))
+        self.purchases = PurchaseRegistry()
+        self.dispatcher = Dispatcher()
+        MembershipEventHandlers(self.memberships, self.purchases, self.stripe).register(self.dispatcher)
+        self.inbox = Inbox(self.db, self.clock)
+        self.worker = InboxWorker(
+            self.db, self.clock, self.inbox, self.dispatcher, max_attempts=settings.webhook_max_attempts
+        )
+
+    @staticmethod
+    def _stripe_from_settings(settings: Settings) -> StripeGateway | None:
+        if settings.stripe_api_key is None:
+            return None
+        return StripeGateway(
+            settings.stripe_api_key.get_secret_value(),
+            api_base=settings.stripe_api_base,
+            requests_per_second=settings.stripe_requests_per_second,
+        )
+
+    async def migrate(self) -> None:
+        await upgrade(self.db)
+
+    def web_app(self) -> web.Application:
+        """The HTTP app; refuses to build without a webhook secret."""
+        verifier = WebhookVerifier(self.settings.require_webhook_secret())
+        return create_web_app(db=self.db, inbox=self.inbox, verifier=verifier, on_event_stored=self.worker.wake)
+
+    async def expire_due_access(self) -> list[AccessChange]:
+        """Sweep: end access whose grace period or paid-up period ran out (time is data, this only applies it)."""
+        async with self.db.write() as conn:
+            changes = await self.memberships.expire_due(conn, self.clock.now())
+        if changes:
+            log.info("access expired for %d members", len(changes))
+        return changes
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+@dataclass
+class Running:
+    url: str
+    app: App
+
+
+@asynccontextmanager
+async def running(app: App, *, host: str, port: int, worker: bool = True) -> AsyncIterator[Running]:
+    """Serve the web app, drain the inbox and run the timers until the block exits; then shut down cleanly."""
+    web_app = app.web_app()
+    await app.migrate()
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound_port = runner.addresses[0][1]
+    tasks: list[asyncio.Task[None]] = []
+    scheduler = AsyncIOScheduler(job_defaults={"misfire_grace_time": 3600, "coalesce": True})
+    if worker:
+        await app.worker.drain()  # events stored before a crash are processed at start-up
+        tasks.append(asyncio.create_task(app.worker.run(), name="webhook-inbox-worker"))
+        scheduler.add_job(app.expire_due_access, "interval", seconds=60, id="expire-due-access")
+        scheduler.start()
+    try:
+        yield Running(url=f"http://{host}:{bound_port}", app=app)
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        for task in tasks:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+        await runner.cleanup()

@@ -1,0 +1,238 @@
+"""The `storefront` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import click
+import typer
+from typer.exceptions import TyperException
+
+from storefront.app import App, running
+from storefront.catalog import load_catalog
+from storefront.catalog_sync import sync_catalog
+from storefront.config import Settings
+from storefront.errors import ConfigError, StorefrontError
+from storefront.member_report import member_report
+from storefront.members import parse_identity
+from webhooks.inbox import InboxStatus
+from webhooks.reconcile import reconcile
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    name="storefront",
+    help="A creator storefront on Discord and Telegram, driven by Stripe webhooks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+catalog_cli = typer.Typer(help="Check the catalog file or sync it with Stripe.", no_args_is_help=True)
+member_cli = typer.Typer(help="Look up members.", no_args_is_help=True)
+webhooks_cli = typer.Typer(help="The webhook inbox: list stored events, replay one.", no_args_is_help=True)
+cli.add_typer(catalog_cli, name="catalog")
+cli.add_typer(member_cli, name="member")
+cli.add_typer(webhooks_cli, name="webhooks")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _with_app(work: Callable[[App], Awaitable[T]], *, migrate: bool = True) -> T:
+    async def go() -> T:
+        app = App(_settings())
+        try:
+            if migrate:
+                await app.migrate()
+            return await work(app)
+        finally:
+            await app.close()
+
+    return asyncio.run(go())
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+@cli.command()
+def run(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default HTTP_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default HTTP_PORT).")] = None,
+) -> None:
+    """Run the storefront: web app, webhook worker and timers. With no accounts configured, runs the demo."""
+    settings = _settings()
+    if not settings.has_any_account():
+        typer.echo("No Stripe, Telegram or Discord account is configured: running the offline demo instead.")
+        typer.echo("Set STRIPE_WEBHOOK_SECRET and the other keys in .env (see .env.example) to run for real.\n")
+        demo()
+        return
+    settings.require_webhook_secret()
+
+    async def serve() -> None:
+        app = App(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            async with running(app, host=host or settings.http_host, port=port or settings.http_port) as serving:
+                logging.getLogger("storefront").info("listening on %s", serving.url)
+                typer.echo(f"storefront listening on {serving.url}", err=True)
+                await stop.wait()
+        finally:
+            await app.close()
+
+    asyncio.run(serve())
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply database migrations (also done at start-up)."""
+    settings = _settings()
+
+    async def go() -> str:
+        app = App(settings)
+        try:
+            await app.migrate()
+            return app.db.redacted_url()
+        finally:
+            await app.close()
+
+    typer.echo(f"database is up to date: {asyncio.run(go())}")
+
+
+@catalog_cli.command("check")
+def catalog_check(
+    path: Annotated[Path | None, typer.Argument(help="Catalog file (default CATALOG_PATH).")] = None,
+) -> None:
+    """Validate the catalog file and summarise it."""
+    catalog = load_catalog(path or _settings().catalog_path)
+    for tier in catalog.tiers.values():
+        annual = f", {tier.annual_price / 100:.2f}/year" if tier.annual_price else ""
+        synced = "synced" if tier.stripe_monthly_price_id else "not synced with Stripe"
+        typer.echo(f"{tier.key}: {tier.name}, {tier.monthly_price / 100:.2f} {tier.currency}/month{annual} ({synced})")
+    typer.echo(f"catalog ok: {len(catalog.tiers)} tiers")
+
+
+@catalog_cli.command("sync")
+def catalog_sync(
+    path: Annotated[Path | None, typer.Argument(help="Catalog file (default CATALOG_PATH).")] = None,
+) -> None:
+    """Create the Stripe products and prices the catalog lacks and write their ids back into it."""
+    settings = _settings()
+    catalog_path = path or settings.catalog_path
+    load_catalog(catalog_path)
+    stripe = App._stripe_from_settings(settings)
+    if stripe is None:
+        raise ConfigError("STRIPE_API_KEY is not set: catalog sync needs the Stripe API")
+    created = asyncio.run(sync_catalog(catalog_path, stripe, progress=typer.echo))
+    typer.echo(f"catalog synced: {created} Stripe objects created")
+
+
+@member_cli.command("show")
+def member_show(
+    identity: Annotated[str, typer.Argument(help="telegram:<id>, discord:<id> or stripe:<customer id>")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (documented in README).")] = False,
+) -> None:
+    """Show a member: identities, granted tier, subscriptions."""
+    identity = parse_identity(identity)
+    report = _with_app(lambda app: member_report(app, identity))
+    if as_json:
+        _print_json(report)
+        return
+    typer.echo(f"member {report['member_id']}: {', '.join(report['identities'])}")
+    typer.echo(f"access: {report['granted_tier'] or 'none'}")
+    for sub in report["subscriptions"]:
+        until = sub["access_until"] or sub["ended_at"] or "-"
+        typer.echo(f"  {sub['id']}: {sub['tier'] or '?'} {sub['status']} (until {until})")
+
+
+@webhooks_cli.command("list")
+def webhooks_list(
+    status: Annotated[InboxStatus | None, typer.Option(help="Only events with this status.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List stored webhook events, newest first."""
+    entries = _with_app(lambda app: app.inbox.entries(status, limit))
+    if as_json:
+        _print_json([entry.model_dump(mode="json") for entry in entries])
+        return
+    for entry in entries:
+        error = f"  error: {entry.last_error}" if entry.last_error else ""
+        typer.echo(f"{entry.id}  {entry.type:<40} {entry.status:<9} attempts={entry.attempts}{error}")
+    typer.echo(f"{len(entries)} events")
+
+
+@webhooks_cli.command("replay")
+def webhooks_replay(event_id: Annotated[str, typer.Argument(help="Stripe event id (evt_...).")]) -> None:
+    """Process a stored event again (handlers are idempotent: nothing is doubled)."""
+
+    async def go(app: App) -> str:
+        await app.inbox.requeue(event_id)
+        await app.worker.process(event_id)
+        return (await app.inbox.entry(event_id)).status
+
+    typer.echo(f"{event_id}: {_with_app(go)}")
+
+
+@cli.command("reconcile")
+def reconcile_command() -> None:
+    """Read every subscription from Stripe and repair drift left by missed webhooks."""
+
+    async def go(app: App) -> str:
+        if app.stripe is None:
+            raise ConfigError("STRIPE_API_KEY is not set: reconcile needs the Stripe API")
+        report = await reconcile(
+            db=app.db,
+            clock=app.clock,
+            stripe=app.stripe,
+            memberships=app.memberships,
+            progress=lambda done, total: typer.echo(f"  {done}/{total} subscriptions", err=True),
+        )
+        return f"reconciled {report.subscriptions_seen} subscriptions; {len(report.changes)} access changes"
+
+    typer.echo(_with_app(go))
+
+
+@cli.command()
+def demo() -> None:
+    """Play the whole story offline: no accounts, local stand-ins, locally signed events."""
+    from storefront.demo.story import play
+
+    asyncio.run(play(typer.echo))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: bad input and domain errors are printed as one line, exit status 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    command = typer.main.get_command(cli)
+    try:
+        command.main(args=argv, prog_name="storefront", standalone_mode=False)
+    except (typer.Exit, click.exceptions.Exit) as done:
+        sys.exit(done.exit_code)
+    except (typer.Abort, click.exceptions.Abort):
+        sys.exit(130)
+    except TyperException as error:
+        usage = getattr(error, "ctx", None)
+        if type(error).__name__ == "NoArgsIsHelpError":
+            typer.echo(error.format_message(), err=True)  # a bare group: show its help
+        else:
+            where = f" (try: {usage.command_path} --help)" if usage is not None else ""
+            typer.echo(f"error: {error.format_message()}{where}", err=True)
+        sys.exit(2)
+    except StorefrontError as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(2)

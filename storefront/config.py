@@ -1,0 +1,61 @@
+"""Settings from the environment and `.env` (pydantic-settings). Secrets are SecretStr and never printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storefront.errors import ConfigError
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite+aiosqlite:///storefront.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://...",
+    )
+    catalog_path: Path = Path("catalog.toml")
+
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = Field(None, description="Override Stripe's API address (local stand-ins).")
+    stripe_requests_per_second: float = 20.0
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    public_base_url: str = "http://127.0.0.1:8080"
+
+    grace_period_days: float = 3.0
+    webhook_max_attempts: int = 8
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str | None = None
+    discord_bot_token: SecretStr | None = None
+    discord_guild_id: int | None = None
+    admin_telegram_ids: list[int] = Field(default_factory=list)
+    admin_discord_ids: list[int] = Field(default_factory=list)
+
+    def has_any_account(self) -> bool:
+        """True when any external account is configured; with none, `run` falls back to the demo."""
+        return any(
+            secret is not None
+            for secret in (
+                self.stripe_api_key,
+                self.stripe_webhook_secret,
+                self.telegram_bot_token,
+                self.discord_bot_token,
+            )
+        )
+
+    def require_webhook_secret(self) -> str:
+        """The webhook signing secret; refuses to go on without one rather than accept unsigned events."""
+        if self.stripe_webhook_secret is None or not self.stripe_webhook_secret.get_secret_value().strip():
+            raise ConfigError(
+                "STRIPE_WEBHOOK_SECRET is not set: refusing to start a webhook endpoint that cannot verify signatures"
+            )
+        return self.stripe_webhook_secret.get_secret_value()

@@ -1,0 +1,25 @@
+"""`storefront demo`: the whole story, offline, through the real HTTP endpoint with locally signed events."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from storefront.demo.membership_story import membership_chapters
+from storefront.demo.world import DemoWorld, demo_world
+
+__all__ = ["play"]
+
+Chapter = Callable[[DemoWorld], Awaitable[None]]
+
+
+def chapters() -> list[Chapter]:
+    return [*membership_chapters()]
+
+
+async def play(say: Callable[[str], None] = print) -> None:
+    async with demo_world(say) as world:
+        say(f"Storefront demo: web app on {world.url}, Stripe stand-in on {world.stripe_api.base_url}")
+        say("Everything below is real HTTP on 127.0.0.1 against a throwaway SQLite file.\n")
+        for chapter in chapters():
+            await chapter(world)
+        say("\nDemo finished. Run `storefront --help` for the real commands.")

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from storefront.app import App, Running, running
+from storefront.clock import ManualClock
+from storefront.config import Settings
+from storefront.demo.stripe_events import StripeEvents
+from storefront.demo.world import DEMO_CATALOG
+from tests.helpers import WEBHOOK_SECRET, WebhookSender
+
+TEST_CATALOG = DEMO_CATALOG
+FAN_PRICE, CREATOR_PRICE, BRAND_PRICE = "price_demo_fan_month", "price_demo_creator_month", "price_demo_brand_month"
+EVENTS_START = 1_790_000_000
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime.fromtimestamp(EVENTS_START + 600, tz=UTC))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/storefront.db",
+        catalog_path=TEST_CATALOG,
+        stripe_webhook_secret=WEBHOOK_SECRET,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: ManualClock) -> AsyncIterator[App]:
+    application = App(settings, clock=clock)
+    await application.migrate()
+    yield application
+    await application.close()
+
+
+@pytest.fixture
+async def server(app: App) -> AsyncIterator[Running]:
+    """The real web app on 127.0.0.1; the worker is driven by the test (`app.worker.drain()`)."""
+    async with running(app, host="127.0.0.1", port=0, worker=False) as serving:
+        yield serving
+
+
+@pytest.fixture
+def events() -> StripeEvents:
+    return StripeEvents(start=EVENTS_START)
+
+
+@pytest.fixture
+async def webhook(server: Running) -> AsyncIterator[WebhookSender]:
+    async with aiohttp.ClientSession() as session:
+        yield WebhookSender(server.url, session)

@@ -1,0 +1,1 @@
+"""The web app: Stripe webhook inbox, dispatch, reconcile."""

@@ -1,0 +1,59 @@
+"""The aiohttp web app: health, the Stripe webhook endpoint; later issues add routes to it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from storefront.db import Database
+from webhooks.inbox import Inbox
+from webhooks.signature import BadWebhook, WebhookVerifier
+
+__all__ = ["MAX_WEBHOOK_BYTES", "create_web_app"]
+
+log = logging.getLogger(__name__)
+
+MAX_WEBHOOK_BYTES = 1_000_000
+
+
+def create_web_app(
+    *, db: Database, inbox: Inbox, verifier: WebhookVerifier, on_event_stored: Callable[[], None]
+) -> web.Application:
+    app = web.Application(client_max_size=MAX_WEBHOOK_BYTES)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        try:
+            async with db.read() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except Exception:
+            log.exception("health check: database unreachable")
+            return web.json_response({"status": "unhealthy", "database": "unreachable"}, status=503)
+        return web.json_response({"status": "ok"})
+
+    async def stripe_webhook(request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:
+            return _refuse(413, "body over 1 MB")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _refuse(413, "body over 1 MB")
+        try:
+            event = verifier.verify(body, request.headers.get("Stripe-Signature"))
+        except BadWebhook as error:
+            log.warning("webhook refused: %s", error)
+            return _refuse(400, str(error))
+        is_new = await inbox.store(event, body.decode("utf-8"))
+        if is_new:
+            on_event_stored()
+        return web.json_response({"received": True, "duplicate": not is_new})
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/stripe/webhook", stripe_webhook)
+    return app
+
+
+def _refuse(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
