@@ -16,6 +16,7 @@ from entitlements.membership import (
     ObservationKind,
     derive_membership,
 )
+from entitlements.messages import member_message
 from storefront.catalog import Catalog, Tier
 from storefront.db import insert_ignore
 from storefront.db.tables import billing_events, members, subscriptions
@@ -266,11 +267,12 @@ class MembershipService:
         )
         if member.granted_tier is None or desired_key is None:
             template = "welcome" if desired_key else "access_ended"
+            tier = desired or previous
             await enqueue(
                 conn,
                 key=f"notify:{template}:{member_id}:{seq}",
                 kind=OutboxKind.NOTIFY,
-                payload={"template": template, "tier": desired_key or member.granted_tier},
+                payload=member_message(template, tier_name=tier.name if tier else "membership"),
                 now=now,
                 member_id=member_id,
             )

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from entitlements import MembershipService, MembershipStatus, Observation, ObservationKind
+from entitlements.messages import member_message
 from storefront.clock import utc_from_timestamp
 from storefront.members import InvalidIdentity, attach_identity, ensure_member, parse_identity, stripe_customer_identity
 from storefront.outbox import OutboxKind, enqueue
@@ -45,6 +46,10 @@ class MembershipEventHandlers:
         self.purchases = purchases
         self.stripe = stripe
 
+    def _tier_name(self, price_id: str | None) -> str:
+        tier = self.memberships.catalog.tier_for_price(price_id)
+        return tier.name if tier else "membership"
+
     def register(self, dispatcher: Dispatcher) -> None:
         for event_type in _SUBSCRIPTION_EVENTS:
             dispatcher.register(event_type, self.subscription_changed)
@@ -72,7 +77,11 @@ class MembershipEventHandlers:
                 conn,
                 key=f"notify:trial_ending:{sub.id}:{sub.trial_end}",
                 kind=OutboxKind.NOTIFY,
-                payload={"template": "trial_ending", "trial_end": sub.trial_end, "subscription": sub.id},
+                payload=member_message(
+                    "trial_ending",
+                    tier_name=self._tier_name(sub.snapshot()["price_id"]),
+                    trial_end=utc_from_timestamp(sub.trial_end),
+                ),
                 now=now,
                 member_id=observed.member_id,
             )
@@ -107,10 +116,11 @@ class MembershipEventHandlers:
                     conn,
                     key=f"notify:payment_failed:{invoice.id}",
                     kind=OutboxKind.NOTIFY,
-                    payload={
-                        "template": "payment_failed",
-                        "grace_until": membership.grace_until.isoformat() if membership.grace_until else None,
-                    },
+                    payload=member_message(
+                        "payment_failed",
+                        tier_name=self._tier_name(membership.price_id),
+                        grace_until=membership.grace_until,
+                    ),
                     now=now,
                     member_id=observed.member_id,
                 )
