@@ -95,7 +95,10 @@ class Running:
 
 @asynccontextmanager
 async def running(app: App, *, host: str, port: int, worker: bool = True) -> AsyncIterator[Running]:
-    """Serve the web app, drain the inbox and run the timers until the block exits; then shut down cleanly."""
+    """Serve the web app and, with `worker`, drain the inbox and run the timers; shut down cleanly on exit.
+
+    Without `worker` the process only accepts and stores webhooks (`storefront run --role web`).
+    """
     web_app = app.web_app()
     await app.migrate()
     runner = web.AppRunner(web_app, access_log=None)

@@ -53,7 +53,7 @@ class Tier(_Strict):
 
 
 class Catalog(_Strict):
-    tiers: dict[str, Tier]
+    tiers: dict[str, Tier] = {}
 
     @model_validator(mode="before")
     @classmethod

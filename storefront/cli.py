@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -45,6 +46,11 @@ cli.add_typer(member_cli, name="member")
 cli.add_typer(webhooks_cli, name="webhooks")
 
 
+class Role(StrEnum):
+    WEB = "web"
+    ALL = "all"
+
+
 def _settings() -> Settings:
     return Settings()
 
@@ -70,6 +76,9 @@ def _print_json(value: Any) -> None:
 def run(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default HTTP_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default HTTP_PORT).")] = None,
+    role: Annotated[Role, typer.Option(help="web: accept and store webhooks only; all: also process them.")] = (
+        Role.ALL
+    ),
 ) -> None:
     """Run the storefront: web app, webhook worker and timers. With no accounts configured, runs the demo."""
     settings = _settings()
@@ -87,7 +96,9 @@ def run(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         try:
-            async with running(app, host=host or settings.http_host, port=port or settings.http_port) as serving:
+            async with running(
+                app, host=host or settings.http_host, port=port or settings.http_port, worker=role is Role.ALL
+            ) as serving:
                 logging.getLogger("storefront").info("listening on %s", serving.url)
                 typer.echo(f"storefront listening on {serving.url}", err=True)
                 await stop.wait()

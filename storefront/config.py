@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storefront.errors import ConfigError
@@ -40,6 +40,21 @@ class Settings(BaseSettings):
     admin_telegram_ids: list[int] = Field(default_factory=list)
     admin_discord_ids: list[int] = Field(default_factory=list)
 
+    @field_validator(
+        "stripe_api_key",
+        "stripe_webhook_secret",
+        "stripe_api_base",
+        "telegram_bot_token",
+        "telegram_api_base_url",
+        "discord_bot_token",
+        "discord_guild_id",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """`KEY=` in .env (as in .env.example) means not configured."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     def has_any_account(self) -> bool:
         """True when any external account is configured; with none, `run` falls back to the demo."""
         return any(
@@ -54,7 +69,7 @@ class Settings(BaseSettings):
 
     def require_webhook_secret(self) -> str:
         """The webhook signing secret; refuses to go on without one rather than accept unsigned events."""
-        if self.stripe_webhook_secret is None or not self.stripe_webhook_secret.get_secret_value().strip():
+        if self.stripe_webhook_secret is None:
             raise ConfigError(
                 "STRIPE_WEBHOOK_SECRET is not set: refusing to start a webhook endpoint that cannot verify signatures"
             )
