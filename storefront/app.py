@@ -18,11 +18,13 @@ from storefront.clock import Clock, SystemClock
 from storefront.config import Settings
 from storefront.db import Database
 from storefront.db.migrate import upgrade
+from storefront.errors import StripeUnavailable
 from storefront.stripe_gateway import StripeGateway
 from webhooks.dispatch import Dispatcher
 from webhooks.inbox import Inbox
 from webhooks.membership_events import MembershipEventHandlers
 from webhooks.purchases import PurchaseRegistry
+from webhooks.reconcile import reconcile
 from webhooks.signature import WebhookVerifier
 from webhooks.web import create_web_app
 from webhooks.worker import InboxWorker
@@ -83,6 +85,17 @@ class App:
             log.info("access expired for %d members", len(changes))
         return changes
 
+    async def reconcile_with_stripe(self) -> None:
+        """Periodic repair of drift from missed webhooks; a failed fetch is logged and changes nothing."""
+        if self.stripe is None:
+            return
+        try:
+            report = await reconcile(db=self.db, clock=self.clock, stripe=self.stripe, memberships=self.memberships)
+        except StripeUnavailable as error:
+            log.warning("scheduled reconcile skipped: %s", error)
+            return
+        log.info("reconciled %d subscriptions, %d access changes", report.subscriptions_seen, len(report.changes))
+
     async def close(self) -> None:
         await self.db.dispose()
 
@@ -112,6 +125,7 @@ async def running(app: App, *, host: str, port: int, worker: bool = True) -> Asy
         await app.worker.drain()  # events stored before a crash are processed at start-up
         tasks.append(asyncio.create_task(app.worker.run(), name="webhook-inbox-worker"))
         scheduler.add_job(app.expire_due_access, "interval", seconds=60, id="expire-due-access")
+        scheduler.add_job(app.reconcile_with_stripe, "interval", hours=6, id="reconcile-with-stripe")
         scheduler.start()
     try:
         yield Running(url=f"http://{host}:{bound_port}", app=app)

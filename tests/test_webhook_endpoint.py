@@ -132,3 +132,15 @@ async def test_health_answers_ok(server: Running):
     async with aiohttp.ClientSession() as session, session.get(f"{server.url}/healthz") as response:
         assert response.status == 200
         assert await response.json() == {"status": "ok"}
+
+
+async def test_secrets_never_reach_the_logs(app: App, webhook: WebhookSender, events, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    for step in full_lifecycle(events):
+        await webhook.send(step.event)
+    await webhook.send(full_lifecycle(events)[0].event, secret="whsec_wrong")
+    await app.worker.drain()
+    assert WEBHOOK_SECRET not in caplog.text
+    assert WEBHOOK_SECRET not in repr(app.settings) and WEBHOOK_SECRET not in repr(app.web_app())
