@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make run    install into .venv, then run the storefront (the offline demo when no account is configured)
-#   make test   install into .venv with the test tools, then run the whole test suite
+#   make test   install into .venv with the test tools, then run the whole test suite on SQLite and PostgreSQL
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,7 +19,7 @@ run: install
 	$(BIN)/storefront run
 
 test: install
-	$(BIN)/pytest
+	bash scripts/test.sh
 
 lint: install
 	$(BIN)/ruff check .

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +19,7 @@ from storefront.config import Settings
 from storefront.db import Database
 from storefront.db.migrate import upgrade
 from storefront.errors import StripeUnavailable
+from storefront.leader import LeaderElection
 from storefront.stripe_gateway import StripeGateway
 from webhooks.dispatch import Dispatcher
 from webhooks.inbox import Inbox
@@ -54,6 +55,7 @@ class App:
         self.purchases = PurchaseRegistry()
         self.dispatcher = Dispatcher()
         MembershipEventHandlers(self.memberships, self.purchases, self.stripe).register(self.dispatcher)
+        self.timer_setups: list[TimerSetup] = []  # each domain adds the timers it re-arms from the database
         self.inbox = Inbox(self.db, self.clock)
         self.worker = InboxWorker(
             self.db, self.clock, self.inbox, self.dispatcher, max_attempts=settings.webhook_max_attempts
@@ -102,38 +104,73 @@ class App:
 
 @dataclass
 class Running:
-    url: str
+    url: str | None
     app: App
 
 
-@asynccontextmanager
-async def running(app: App, *, host: str, port: int, worker: bool = True) -> AsyncIterator[Running]:
-    """Serve the web app and, with `worker`, drain the inbox and run the timers; shut down cleanly on exit.
+TimerSetup = Callable[[AsyncIOScheduler], Awaitable[None]]
 
-    Without `worker` the process only accepts and stores webhooks (`storefront run --role web`).
+
+def _core_timers(app: App) -> TimerSetup:
+    async def arm(scheduler: AsyncIOScheduler) -> None:
+        scheduler.add_job(app.expire_due_access, "interval", seconds=60, id="expire-due-access")
+        scheduler.add_job(app.reconcile_with_stripe, "interval", hours=6, id="reconcile-with-stripe")
+
+    return arm
+
+
+class _Timers:
+    """The APScheduler instance of the scheduler leader; built from the database each time leadership starts."""
+
+    def __init__(self, setups: list[TimerSetup]) -> None:
+        self._setups = setups
+        self._scheduler: AsyncIOScheduler | None = None
+
+    async def start(self) -> None:
+        scheduler = AsyncIOScheduler(job_defaults={"misfire_grace_time": 3600, "coalesce": True})
+        for setup in self._setups:
+            await setup(scheduler)
+        scheduler.start()
+        self._scheduler = scheduler
+
+    async def stop(self) -> None:
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        self._scheduler = None
+
+
+@asynccontextmanager
+async def running(
+    app: App, *, host: str, port: int, worker: bool = True, web_server: bool = True
+) -> AsyncIterator[Running]:
+    """Run the parts of the process until the block exits, then shut them down cleanly.
+
+    `web_server`: accept webhooks (and later downloads and the admin page). `worker`: process the inbox and,
+    while this process is the elected leader, run the timers. `storefront run --role web` is web only.
     """
-    web_app = app.web_app()
     await app.migrate()
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound_port = runner.addresses[0][1]
+    runner: web.AppRunner | None = None
+    url = None
+    if web_server:
+        runner = web.AppRunner(app.web_app(), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        url = f"http://{host}:{runner.addresses[0][1]}"
     tasks: list[asyncio.Task[None]] = []
-    scheduler = AsyncIOScheduler(job_defaults={"misfire_grace_time": 3600, "coalesce": True})
+    timers = _Timers([_core_timers(app), *app.timer_setups])
     if worker:
         await app.worker.drain()  # events stored before a crash are processed at start-up
         tasks.append(asyncio.create_task(app.worker.run(), name="webhook-inbox-worker"))
-        scheduler.add_job(app.expire_due_access, "interval", seconds=60, id="expire-due-access")
-        scheduler.add_job(app.reconcile_with_stripe, "interval", hours=6, id="reconcile-with-stripe")
-        scheduler.start()
+        election = LeaderElection(app.db, on_elected=timers.start, on_deposed=timers.stop)
+        await election.try_acquire()
+        tasks.append(asyncio.create_task(election.run(), name="scheduler-leader-election"))
     try:
-        yield Running(url=f"http://{host}:{bound_port}", app=app)
+        yield Running(url=url, app=app)
     finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
-        for task in tasks:
+        for task in reversed(tasks):
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
-        await runner.cleanup()
+        await timers.stop()
+        if runner is not None:
+            await runner.cleanup()

@@ -20,6 +20,8 @@ from storefront.app import App, running
 from storefront.catalog import load_catalog
 from storefront.catalog_sync import sync_catalog
 from storefront.config import Settings
+from storefront.db import Database
+from storefront.db.backup import backup_sqlite, copy_database
 from storefront.errors import ConfigError, StorefrontError
 from storefront.member_report import member_report
 from storefront.members import parse_identity
@@ -41,13 +43,16 @@ cli = typer.Typer(
 catalog_cli = typer.Typer(help="Check the catalog file or sync it with Stripe.", no_args_is_help=True)
 member_cli = typer.Typer(help="Look up members.", no_args_is_help=True)
 webhooks_cli = typer.Typer(help="The webhook inbox: list stored events, replay one.", no_args_is_help=True)
+db_cli = typer.Typer(help="Back up the store or copy it to another database.", no_args_is_help=True)
 cli.add_typer(catalog_cli, name="catalog")
 cli.add_typer(member_cli, name="member")
 cli.add_typer(webhooks_cli, name="webhooks")
+cli.add_typer(db_cli, name="db")
 
 
 class Role(StrEnum):
     WEB = "web"
+    WORKER = "worker"
     ALL = "all"
 
 
@@ -76,9 +81,10 @@ def _print_json(value: Any) -> None:
 def run(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default HTTP_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default HTTP_PORT).")] = None,
-    role: Annotated[Role, typer.Option(help="web: accept and store webhooks only; all: also process them.")] = (
-        Role.ALL
-    ),
+    role: Annotated[
+        Role,
+        typer.Option(help="web: accept and store webhooks; worker: process them and run the timers; all: both."),
+    ] = Role.ALL,
 ) -> None:
     """Run the storefront: web app, webhook worker and timers. With no accounts configured, runs the demo."""
     settings = _settings()
@@ -87,7 +93,8 @@ def run(
         typer.echo("Set STRIPE_WEBHOOK_SECRET and the other keys in .env (see .env.example) to run for real.\n")
         demo()
         return
-    settings.require_webhook_secret()
+    if role is not Role.WORKER:
+        settings.require_webhook_secret()
 
     async def serve() -> None:
         app = App(settings)
@@ -97,10 +104,13 @@ def run(
             loop.add_signal_handler(signum, stop.set)
         try:
             async with running(
-                app, host=host or settings.http_host, port=port or settings.http_port, worker=role is Role.ALL
+                app,
+                host=host or settings.http_host,
+                port=port or settings.http_port,
+                web_server=role is not Role.WORKER,
+                worker=role is not Role.WEB,
             ) as serving:
-                logging.getLogger("storefront").info("listening on %s", serving.url)
-                typer.echo(f"storefront listening on {serving.url}", err=True)
+                typer.echo(f"storefront ({role}) running" + (f" on {serving.url}" if serving.url else ""), err=True)
                 await stop.wait()
         finally:
             await app.close()
@@ -216,6 +226,30 @@ def reconcile_command() -> None:
         return f"reconciled {report.subscriptions_seen} subscriptions; {len(report.changes)} access changes"
 
     typer.echo(_with_app(go))
+
+
+@db_cli.command("backup")
+def db_backup(target: Annotated[Path, typer.Argument(help="New file to write the copy to.")]) -> None:
+    """Copy the SQLite store to FILE while it runs (for PostgreSQL it tells you the pg_dump command)."""
+    pages = _with_app(lambda app: backup_sqlite(app.db, target), migrate=False)
+    typer.echo(f"backup written to {target} ({pages} pages)")
+
+
+@db_cli.command("migrate-to")
+def db_migrate_to(
+    url: Annotated[str, typer.Argument(help="Target database, e.g. postgresql+asyncpg://user@host/db (empty).")],
+) -> None:
+    """Copy this store (DATABASE_URL) into a fresh database, e.g. from SQLite to PostgreSQL."""
+    target = Database(url)
+
+    async def go(app: App) -> dict[str, int]:
+        try:
+            return await copy_database(app.db, target, progress=lambda line: typer.echo(f"  {line}", err=True))
+        finally:
+            await target.dispose()
+
+    copied = _with_app(go)
+    typer.echo(f"copied {sum(copied.values())} rows in {len(copied)} tables to {target.redacted_url()}")
 
 
 @cli.command()

@@ -12,6 +12,7 @@ from storefront.clock import ManualClock
 from storefront.config import Settings
 from storefront.demo.stripe_events import StripeEvents
 from storefront.demo.world import DEMO_CATALOG
+from tests.databases import fresh_database
 from tests.helpers import WEBHOOK_SECRET, WebhookSender
 
 TEST_CATALOG = DEMO_CATALOG
@@ -25,10 +26,17 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+async def db_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh database for this test: a SQLite file, or a PostgreSQL database when TEST_POSTGRES_URL is set."""
+    async with fresh_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
     return Settings(
         _env_file=None,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/storefront.db",
+        database_url=db_url,
         catalog_path=TEST_CATALOG,
         stripe_webhook_secret=WEBHOOK_SECRET,
     )

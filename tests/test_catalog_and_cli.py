@@ -76,8 +76,8 @@ async def storefront(*args: str, env: dict[str, str] | None = None, cwd: Path | 
         (["frobnicate"], "error: No such command 'frobnicate'"),
     ],
 )
-async def test_bad_cli_input_gets_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str):
-    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/s.db", "CATALOG_PATH": str(TEST_CATALOG)}
+async def test_bad_cli_input_gets_one_line_and_exit_2(tmp_path: Path, db_url: str, args: list[str], message: str):
+    env = {"DATABASE_URL": db_url, "CATALOG_PATH": str(TEST_CATALOG)}
     code, _, err = await storefront(*args, env=env, cwd=tmp_path)
     assert code == 2
     assert err.startswith(message), err
@@ -105,12 +105,11 @@ async def test_catalog_sync_creates_missing_prices_once_and_writes_them_back(tmp
     assert "sk_test_sync" not in out + err
 
 
-async def test_member_show_json_and_webhooks_list(tmp_path: Path, events):
+async def test_member_show_json_and_webhooks_list(tmp_path: Path, db_url: str, events):
     from storefront.app import App
     from storefront.config import Settings
     from tests.lifecycle import full_lifecycle
 
-    db_url = f"sqlite+aiosqlite:///{tmp_path}/s.db"
     settings = Settings(
         _env_file=None, database_url=db_url, catalog_path=TEST_CATALOG, stripe_webhook_secret=WEBHOOK_SECRET
     )

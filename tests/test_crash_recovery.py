@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -54,8 +53,7 @@ async def _start_storefront(db_url: str, port: int, role: str) -> asyncio.subpro
     raise AssertionError("storefront did not start")
 
 
-async def test_event_acknowledged_then_killed_is_processed_once_after_restart(tmp_path: Path, events: StripeEvents):
-    db_url = f"sqlite+aiosqlite:///{tmp_path}/store.db"
+async def test_event_acknowledged_then_killed_is_processed_once_after_restart(db_url: str, events: StripeEvents):
     port = _free_port()
     steps = full_lifecycle(events)[:4]  # checkout, created, paid, active
 

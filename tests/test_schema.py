@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from storefront.app import App
 from storefront.db.migrate import all_metadata, current_revision, head_revision
 from storefront.stripe_fixtures import load_fixture
+from tests.databases import ON_POSTGRES
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "stripe-fixtures"
 
@@ -29,6 +30,7 @@ async def test_migrate_twice_is_harmless_and_reaches_head(app: App):
     assert await current_revision(app.db) == head_revision()
 
 
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite settings")
 async def test_sqlite_is_in_wal_mode_with_foreign_keys(app: App):
     async with app.db.read() as conn:
         assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"

@@ -114,11 +114,11 @@ async def test_signature_is_compared_in_constant_time(
     assert compared, "the signature was not compared with hmac.compare_digest"
 
 
-async def test_unset_webhook_secret_stops_the_server_from_starting(tmp_path, clock):
+async def test_unset_webhook_secret_stops_the_server_from_starting(db_url, clock):
     for secret in (None, "", "   "):
         settings = Settings(
             _env_file=None,
-            database_url=f"sqlite+aiosqlite:///{tmp_path}/s.db",
+            database_url=db_url,
             catalog_path=TEST_CATALOG,
             stripe_webhook_secret=secret,
         )

@@ -82,4 +82,5 @@ async def demo_world(say: Callable[[str], None]) -> AsyncIterator[DemoWorld]:
         stack.push_async_callback(app.close)
         serving = await stack.enter_async_context(running(app, host="127.0.0.1", port=0, worker=False))
         http = await stack.enter_async_context(aiohttp.ClientSession())
+        assert serving.url is not None
         yield DemoWorld(app, serving.url, clock, stripe_api, StripeEvents(_EVENTS_START), http, say, secret)
