@@ -99,6 +99,7 @@ class App:
         log.info("reconciled %d subscriptions, %d access changes", report.subscriptions_seen, len(report.changes))
 
     async def close(self) -> None:
+        await self.inbox.close()
         await self.db.dispose()
 
 

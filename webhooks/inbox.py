@@ -7,9 +7,10 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storefront.clock import Clock, utc_from_timestamp
-from storefront.db import Database, insert_ignore
+from storefront.db import Database, GroupCommitter, insert_ignore
 from storefront.db.tables import webhook_events
 from storefront.errors import NotFound
 from webhooks.stripe_payloads import StripeEvent
@@ -39,11 +40,16 @@ class Inbox:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
+        self._writer = GroupCommitter(db)
 
     async def store(self, event: StripeEvent, body: str) -> bool:
-        """Store the event as it arrived; False if it was already stored (a duplicate delivery)."""
+        """Store the event as it arrived; False if it was already stored (a duplicate delivery).
+
+        Returns only once the row is committed; concurrent deliveries share one commit.
+        """
         now = self._clock.now()
-        async with self._db.write() as conn:
+
+        async def insert(conn: AsyncConnection) -> bool:
             return await insert_ignore(
                 conn,
                 webhook_events,
@@ -59,19 +65,10 @@ class Inbox:
                 ["id"],
             )
 
-    async def due_ids(self, limit: int = 100) -> list[str]:
-        """Pending events whose next attempt is due, oldest Stripe time first."""
-        async with self._db.read() as conn:
-            rows = await conn.scalars(
-                sa.select(webhook_events.c.id)
-                .where(
-                    webhook_events.c.status == InboxStatus.PENDING.value,
-                    webhook_events.c.next_attempt_at <= self._clock.now(),
-                )
-                .order_by(webhook_events.c.created, webhook_events.c.id)
-                .limit(limit)
-            )
-            return list(rows)
+        return await self._writer.run(insert)
+
+    async def close(self) -> None:
+        await self._writer.close()
 
     async def next_due_at(self) -> datetime | None:
         async with self._db.read() as conn:

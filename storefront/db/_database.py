@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from storefront.db._write_gate import WriteGate
 from storefront.errors import ConfigError
 
 _WRITE = "storefront_write"
@@ -31,8 +32,10 @@ class Database:
         if self.is_sqlite and self.url.database and self.url.database != ":memory:":
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **self._engine_options())
+        self._gate: WriteGate | None = None
         if self.is_sqlite:
             self._install_sqlite_hooks()
+            self._gate = WriteGate()
 
     def _engine_options(self) -> dict[str, Any]:
         if self.is_sqlite:
@@ -59,9 +62,13 @@ class Database:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A read-write transaction, committed on success and rolled back on error."""
-        async with self.engine.connect() as conn:
+    async def write(self, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A read-write transaction, committed on success and rolled back on error.
+
+        `urgent`: someone is waiting on this write (an HTTP answer, a button); it goes before background work.
+        """
+        gate = self._gate.hold(urgent=urgent) if self._gate is not None else nullcontext()
+        async with gate, self.engine.connect() as conn:
             await conn.execution_options(**{_WRITE: True})
             async with conn.begin():
                 yield conn
