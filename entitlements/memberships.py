@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,10 +68,15 @@ class Observed:
     change: AccessChange | None
 
 
+AccessListener = Callable[[AsyncConnection, AccessChange, datetime], Awaitable[None]]
+
+
 class MembershipService:
     def __init__(self, catalog: Catalog, grace: timedelta) -> None:
         self.catalog = catalog
         self.grace = grace
+        # Called inside the transaction of every access change (e.g. a new member gets this month's pack).
+        self.access_listeners: list[AccessListener] = []
 
     async def record(
         self,
@@ -276,7 +282,10 @@ class MembershipService:
                 now=now,
                 member_id=member_id,
             )
-        return AccessChange(member_id, member.granted_tier, desired_key, seq)
+        change = AccessChange(member_id, member.granted_tier, desired_key, seq)
+        for listener in self.access_listeners:
+            await listener(conn, change, now)
+        return change
 
     async def expire_due(self, conn: AsyncConnection, now: datetime) -> list[AccessChange]:
         """Members whose grace period or paid-up period ran out by `now` lose the access it gave."""

@@ -13,6 +13,12 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from entitlements import AccessChange, MembershipService
+from entitlements.certificates import LicenseSigner
+from entitlements.downloads import DownloadGateway, DownloadLinks, TokenSigner, load_or_create_token_key
+from entitlements.license_purchases import LicenseSales
+from entitlements.licenses import LicenseCatalog, load_license_catalog
+from entitlements.packs import PackService
+from storefront.blobs import BlobStore, blob_store_from_settings
 from storefront.catalog import Catalog, load_catalog
 from storefront.clock import Clock, SystemClock
 from storefront.config import Settings
@@ -22,6 +28,7 @@ from storefront.errors import StripeUnavailable
 from storefront.leader import LeaderElection
 from storefront.stripe_gateway import StripeGateway
 from webhooks.dispatch import Dispatcher
+from webhooks.downloads import add_download_routes
 from webhooks.inbox import Inbox
 from webhooks.membership_events import MembershipEventHandlers
 from webhooks.purchases import PurchaseRegistry
@@ -45,6 +52,8 @@ class App:
         clock: Clock | None = None,
         catalog: Catalog | None = None,
         stripe: StripeGateway | None = None,
+        licenses: LicenseCatalog | None = None,
+        blobs: BlobStore | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -56,10 +65,58 @@ class App:
         self.dispatcher = Dispatcher()
         MembershipEventHandlers(self.memberships, self.purchases, self.stripe).register(self.dispatcher)
         self.timer_setups: list[TimerSetup] = []  # each domain adds the timers it re-arms from the database
+        self._wire_packs_and_licenses(licenses, blobs)
         self.inbox = Inbox(self.db, self.clock)
         self.worker = InboxWorker(
             self.db, self.clock, self.inbox, self.dispatcher, max_attempts=settings.webhook_max_attempts
         )
+
+    def _wire_packs_and_licenses(self, licenses: LicenseCatalog | None, blobs: BlobStore | None) -> None:
+        settings = self.settings
+        self.licenses = licenses or load_license_catalog(settings.catalog_path)
+        self.licenses.check_tiers(self.catalog)
+        self.blobs = blobs or blob_store_from_settings(settings)
+        token_key = (
+            settings.download_token_key.get_secret_value().encode()
+            if settings.download_token_key
+            else load_or_create_token_key(settings.download_token_key_path)
+        )
+        self.download_tokens = TokenSigner(token_key)
+        links = DownloadLinks(self.download_tokens, settings.public_base_url)
+        self.license_signer = LicenseSigner.load_or_create(settings.license_signing_key_path)
+        self.packs = PackService(
+            db=self.db,
+            clock=self.clock,
+            blobs=self.blobs,
+            links=links,
+            catalog=self.catalog,
+            licenses=self.licenses,
+            batch_size=settings.pack_fanout_batch,
+        )
+        self.downloads = DownloadGateway(
+            db=self.db,
+            clock=self.clock,
+            tokens=self.download_tokens,
+            catalog=self.catalog,
+            licenses=self.licenses,
+            signer=self.license_signer,
+            pack_access=self.packs,
+            public_base_url=settings.public_base_url,
+        )
+        self.license_sales = LicenseSales(
+            db=self.db,
+            clock=self.clock,
+            stripe=self.stripe,
+            licenses=self.licenses,
+            links=links,
+            public_base_url=settings.public_base_url,
+        )
+        self.purchases.register("license", self.license_sales)
+        self.memberships.access_listeners.append(self.packs.on_access_change)
+        self.timer_setups.append(self._pack_timers)
+
+    async def _pack_timers(self, scheduler: AsyncIOScheduler) -> None:
+        scheduler.add_job(self.packs.run_due_fanouts, "interval", seconds=60, id="pack-fanout", max_instances=1)
 
     @staticmethod
     def _stripe_from_settings(settings: Settings) -> StripeGateway | None:
@@ -77,7 +134,17 @@ class App:
     def web_app(self) -> web.Application:
         """The HTTP app; refuses to build without a webhook secret."""
         verifier = WebhookVerifier(self.settings.require_webhook_secret())
-        return create_web_app(db=self.db, inbox=self.inbox, verifier=verifier, on_event_stored=self.worker.wake)
+        app = create_web_app(db=self.db, inbox=self.inbox, verifier=verifier, on_event_stored=self.worker.wake)
+        add_download_routes(
+            app,
+            gateway=self.downloads,
+            blobs=self.blobs,
+            signer=self.license_signer,
+            db=self.db,
+            clock=self.clock,
+            presign_seconds=self.settings.download_presign_seconds,
+        )
+        return app
 
     async def expire_due_access(self) -> list[AccessChange]:
         """Sweep: end access whose grace period or paid-up period ran out (time is data, this only applies it)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -54,6 +54,9 @@ class Tier(_Strict):
 
 class Catalog(_Strict):
     tiers: dict[str, Tier] = {}
+    # Parsed in full by entitlements.licenses.load_license_catalog (license kinds, terms, pack rules).
+    licenses: dict[str, Any] = {}
+    packs: dict[str, Any] = {}
 
     @model_validator(mode="before")
     @classmethod

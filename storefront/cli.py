@@ -25,6 +25,7 @@ from storefront.db.backup import backup_sqlite, copy_database
 from storefront.errors import ConfigError, StorefrontError
 from storefront.member_report import member_report
 from storefront.members import parse_identity
+from storefront.pack_cli import license_cli, pack_cli
 from webhooks.inbox import InboxStatus
 from webhooks.reconcile import reconcile
 
@@ -48,6 +49,8 @@ cli.add_typer(catalog_cli, name="catalog")
 cli.add_typer(member_cli, name="member")
 cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(db_cli, name="db")
+cli.add_typer(pack_cli, name="pack")
+cli.add_typer(license_cli, name="license")
 
 
 class Role(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,21 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         """`KEY=` in .env (as in .env.example) means not configured."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    # Packs, downloads, licenses
+    blob_store: Literal["local", "s3"] = "local"
+    blob_dir: Path = Path("blobs")
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = Field(None, description="Any S3-compatible server; unset means AWS.")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    download_token_key: SecretStr | None = Field(None, description="HMAC key of /dl links (>= 32 chars).")
+    download_token_key_path: Path = Path("keys/download_token.key")
+    license_signing_key_path: Path = Path("keys/license_signing_ed25519.pem")
+    download_presign_seconds: int = Field(60, ge=1, le=604800)
+    pack_fanout_batch: int = Field(200, ge=1, le=5000)
 
     def has_any_account(self) -> bool:
         """True when any external account is configured; with none, `run` falls back to the demo."""

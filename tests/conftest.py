@@ -33,10 +33,13 @@ async def db_url(tmp_path: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
+def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(
         _env_file=None,
         database_url=db_url,
+        blob_dir=tmp_path / "blobs",
+        download_token_key_path=tmp_path / "keys" / "download_token.key",
+        license_signing_key_path=tmp_path / "keys" / "license_signing_ed25519.pem",
         catalog_path=TEST_CATALOG,
         stripe_webhook_secret=WEBHOOK_SECRET,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from storefront.demo.membership_story import membership_chapters
+from storefront.demo.packs_story import packs_chapters
 from storefront.demo.world import DemoWorld, demo_world
 
 __all__ = ["play"]
@@ -13,7 +14,7 @@ Chapter = Callable[[DemoWorld], Awaitable[None]]
 
 
 def chapters() -> list[Chapter]:
-    return [*membership_chapters()]
+    return [*membership_chapters(), *packs_chapters()]
 
 
 async def play(say: Callable[[str], None] = print) -> None:

@@ -76,6 +76,9 @@ async def demo_world(say: Callable[[str], None]) -> AsyncIterator[DemoWorld]:
             catalog_path=DEMO_CATALOG,
             stripe_webhook_secret=secret,
             stripe_api_key="sk_test_demo",
+            blob_dir=workdir / "blobs",
+            download_token_key_path=workdir / "keys" / "download_token.key",
+            license_signing_key_path=workdir / "keys" / "license_signing_ed25519.pem",
         )
         gateway = StripeGateway("sk_test_demo", api_base=stripe_api.base_url)
         app = App(settings, clock=clock, stripe=gateway)

@@ -1,0 +1,420 @@
+"""Download links and the gateway's rules: signed tokens, who may download what, monthly quotas, records.
+
+A token names member, asset, license kind, expiry and a nonce, signed with HMAC-SHA256. Redeeming it checks
+the signature, the expiry, that a purchase or the membership still grants the asset under that license,
+and the tier's monthly quota; then, in the same transaction, it records the license entitlement with its
+signed certificate. Anything refused records nothing. The same link used twice is one download.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from entitlements.asset_tables import assets, download_quota_usage, license_entitlements, license_purchases
+from entitlements.certificates import CERTIFICATE_FORMAT, LicenseSigner, write_secret_file_once
+from entitlements.licenses import KIND_RANK, LicenseCatalog
+from storefront.catalog import Catalog
+from storefront.clock import Clock
+from storefront.db import Database, insert_ignore
+from storefront.db.tables import members, subscriptions
+from storefront.errors import ConfigError, StorefrontError
+
+__all__ = [
+    "AssetGone",
+    "BadToken",
+    "Download",
+    "DownloadGateway",
+    "DownloadLinks",
+    "DownloadRefused",
+    "DownloadToken",
+    "LicenseRevoked",
+    "MembershipEnded",
+    "NotEntitled",
+    "PackAccess",
+    "QuotaExhausted",
+    "TokenExpired",
+    "TokenSigner",
+    "load_or_create_token_key",
+    "next_period_start",
+    "quota_period",
+]
+
+_VERSION = "v1"
+_TOKEN = re.compile(
+    r"^v1\.(\d{1,12})\.(\d{1,12})\.([a-z_]{1,32})\.(\d{1,12})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})$"
+)
+
+
+class DownloadRefused(StorefrontError):
+    """The gateway said no; nothing was recorded."""
+
+
+class BadToken(DownloadRefused):
+    def __init__(self) -> None:
+        super().__init__("This download link is not valid. Send /packs to the bot for fresh links.")
+
+
+class TokenExpired(DownloadRefused):
+    def __init__(self, expired_at: datetime) -> None:
+        self.expired_at = expired_at
+        super().__init__(
+            f"This download link expired on {expired_at:%d %b %Y %H:%M UTC}. Send /packs to the bot for fresh links."
+        )
+
+
+class AssetGone(DownloadRefused):
+    def __init__(self, asset_id: int) -> None:
+        self.asset_id = asset_id
+        super().__init__("This file is no longer available.")
+
+
+class MembershipEnded(DownloadRefused):
+    def __init__(self) -> None:
+        super().__init__(
+            "Your membership is not active, so this link no longer works. Subscribe again with /subscribe in "
+            "Telegram or Discord, then send /packs for fresh links."
+        )
+
+
+class NotEntitled(DownloadRefused):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class LicenseRevoked(DownloadRefused):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"Your license for this file was revoked ({reason}), so it cannot be downloaded under it.")
+
+
+class QuotaExhausted(DownloadRefused):
+    def __init__(self, limit: int, resets_at: datetime) -> None:
+        self.limit = limit
+        self.resets_at = resets_at
+        super().__init__(
+            f"You have used all {limit} downloads of this month. Your quota resets on {resets_at:%d %b %Y %H:%M UTC}."
+        )
+
+
+# Tokens -----------------------------------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class DownloadToken:
+    member_id: int
+    asset_id: int
+    license_kind: str
+    expires_at: datetime
+    nonce: str  # also the idempotency key of the download
+
+
+def load_or_create_token_key(path: Path) -> bytes:
+    """The HMAC key kept in `path`, generated on first run (used when DOWNLOAD_TOKEN_KEY is not set)."""
+    return write_secret_file_once(path, secrets.token_hex(32).encode())
+
+
+class TokenSigner:
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise ConfigError("DOWNLOAD_TOKEN_KEY must be at least 32 characters")
+        self._key = key
+
+    def __repr__(self) -> str:
+        return "TokenSigner(key=***)"
+
+    def _signature(self, message: str) -> str:
+        return _b64(hmac.new(self._key, message.encode(), hashlib.sha256).digest())
+
+    def issue(self, *, member_id: int, asset_id: int, license_kind: str, expires_at: datetime) -> str:
+        nonce = _b64(secrets.token_bytes(12))
+        message = f"{_VERSION}.{member_id}.{asset_id}.{license_kind}.{int(expires_at.timestamp())}.{nonce}"
+        return f"{message}.{self._signature(message)}"
+
+    def read(self, text: str, now: datetime) -> DownloadToken:
+        """The token's contents; BadToken if it was not signed by us or was changed, TokenExpired if too late."""
+        match = _TOKEN.match(text)
+        if match is None:
+            raise BadToken()
+        message, _, signature = text.rpartition(".")
+        if not hmac.compare_digest(self._signature(message), signature):
+            raise BadToken()
+        member, asset, kind, expires, nonce = match.group(1, 2, 3, 4, 5)
+        expires_at = datetime.fromtimestamp(int(expires), tz=UTC)
+        if now >= expires_at:
+            raise TokenExpired(expires_at)
+        return DownloadToken(int(member), int(asset), kind, expires_at, nonce)
+
+
+class DownloadLinks:
+    """Builds the `/dl/<token>` URLs that go into messages."""
+
+    def __init__(self, tokens: TokenSigner, public_base_url: str) -> None:
+        self._tokens = tokens
+        self._base = public_base_url.rstrip("/")
+
+    def url(self, *, member_id: int, asset_id: int, license_kind: str, expires_at: datetime) -> str:
+        token = self._tokens.issue(
+            member_id=member_id, asset_id=asset_id, license_kind=license_kind, expires_at=expires_at
+        )
+        return f"{self._base}/dl/{token}"
+
+
+# Quotas -----------------------------------------------------------------------------------------------------
+
+
+def quota_period(now: datetime) -> str:
+    """Quotas count per calendar month, UTC."""
+    return f"{now.astimezone(UTC):%Y-%m}"
+
+
+def next_period_start(now: datetime) -> datetime:
+    moment = now.astimezone(UTC)
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+async def _consume_quota(conn: AsyncConnection, member_id: int, limit: int, now: datetime) -> int:
+    """Count one download against the month's quota (atomically); the downloads left afterwards."""
+    period = quota_period(now)
+    await insert_ignore(
+        conn, download_quota_usage, {"member_id": member_id, "period": period, "used": 0}, ["member_id", "period"]
+    )
+    where = (download_quota_usage.c.member_id == member_id, download_quota_usage.c.period == period)
+    counted = await conn.execute(
+        sa.update(download_quota_usage)
+        .where(*where, download_quota_usage.c.used < limit)
+        .values(used=download_quota_usage.c.used + 1)
+    )
+    if counted.rowcount != 1:
+        raise QuotaExhausted(limit, next_period_start(now))
+    used = await conn.scalar(sa.select(download_quota_usage.c.used).where(*where))
+    return limit - (used or 0)
+
+
+# The gateway ------------------------------------------------------------------------------------------------
+
+
+class PackAccess(Protocol):
+    async def may_download(self, conn: AsyncConnection, member_id: int, pack_id: int | None, now: datetime) -> bool:
+        """Whether the member's membership has unlocked the pack (current, delivered or by tenure)."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Grant:
+    source: str  # tier | purchase
+    ref: str
+    purchase_id: int | None = None
+    valid_until: datetime | None = None
+    quota: int | None = None
+
+
+@dataclass(frozen=True)
+class Download:
+    license_id: str
+    asset_id: int
+    filename: str
+    content_type: str
+    blob_key: str
+    sha256: str
+    size: int
+    license_kind: str
+    source: str
+    certificate: bytes
+    first_use: bool  # False when the same link was used again (no second record, no second quota count)
+    downloads_left: int | None  # of this month's quota; None for purchased licenses
+
+
+class DownloadGateway:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        tokens: TokenSigner,
+        catalog: Catalog,
+        licenses: LicenseCatalog,
+        signer: LicenseSigner,
+        pack_access: PackAccess,
+        public_base_url: str,
+        new_license_id: Callable[[], str] = lambda: f"lic_{secrets.token_hex(10)}",
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._tokens = tokens
+        self._catalog = catalog
+        self._licenses = licenses
+        self._signer = signer
+        self._pack_access = pack_access
+        self._store = public_base_url.rstrip("/")
+        self._new_license_id = new_license_id
+
+    async def redeem(self, text: str) -> Download:
+        """Check everything, then record the license entitlement and its certificate; raises DownloadRefused."""
+        now = self._clock.now()
+        token = self._tokens.read(text, now)
+        if token.license_kind not in self._licenses.licenses:
+            raise BadToken()
+        async with self._db.write() as conn:
+            asset = (await conn.execute(sa.select(assets).where(assets.c.id == token.asset_id))).first()
+            if asset is None:
+                raise AssetGone(token.asset_id)
+            grant = await self._grant(conn, token, asset.pack_id, now)
+            existing = (
+                await conn.execute(
+                    sa.select(license_entitlements).where(license_entitlements.c.token_id == token.nonce)
+                )
+            ).first()
+            if existing is not None:
+                return _download(asset, existing.id, existing.certificate, token, grant, False, None)
+            license_id = self._new_license_id()
+            certificate = self._signer.sign(self._certificate(license_id, token, asset, grant, now))
+            recorded = await insert_ignore(
+                conn,
+                license_entitlements,
+                {
+                    "id": license_id,
+                    "token_id": token.nonce,
+                    "member_id": token.member_id,
+                    "asset_id": asset.id,
+                    "sha256": asset.sha256,
+                    "license_kind": token.license_kind,
+                    "terms_version": self._licenses.license(token.license_kind).terms_sha256,
+                    "source": grant.source,
+                    "source_ref": grant.ref,
+                    "purchase_id": grant.purchase_id,
+                    "granted_at": now,
+                    "valid_until": grant.valid_until,
+                    "certificate": certificate.decode(),
+                },
+                ["token_id"],
+            )
+            if not recorded:  # the same link, redeemed by a concurrent request a moment ago
+                row = (
+                    await conn.execute(
+                        sa.select(license_entitlements).where(license_entitlements.c.token_id == token.nonce)
+                    )
+                ).one()
+                return _download(asset, row.id, row.certificate, token, grant, False, None)
+            left = await _consume_quota(conn, token.member_id, grant.quota, now) if grant.quota is not None else None
+            return _download(asset, license_id, certificate.decode(), token, grant, True, left)
+
+    async def _grant(self, conn: AsyncConnection, token: DownloadToken, pack_id: int | None, now: datetime) -> _Grant:
+        purchases = await self._purchases(conn, token)
+        for row in purchases:
+            if row.revoked_at is None and (row.valid_until is None or row.valid_until > now):
+                return _Grant("purchase", str(row.id), purchase_id=row.id, valid_until=row.valid_until)
+        try:
+            return await self._tier_grant(conn, token, pack_id, now)
+        except DownloadRefused:
+            revoked = next((row for row in purchases if row.revoked_at is not None), None)
+            if revoked is not None:
+                raise LicenseRevoked(revoked.revoked_reason or "revoked") from None
+            raise
+
+    async def _purchases(self, conn: AsyncConnection, token: DownloadToken) -> list[Any]:
+        """The member's paid purchases of this license for this asset, newest first."""
+        return list(
+            await conn.execute(
+                sa.select(license_purchases)
+                .where(
+                    license_purchases.c.member_id == token.member_id,
+                    license_purchases.c.asset_id == token.asset_id,
+                    license_purchases.c.license_kind == token.license_kind,
+                    license_purchases.c.paid_at.is_not(None),
+                )
+                .order_by(license_purchases.c.paid_at.desc())
+            )
+        )
+
+    async def _tier_grant(
+        self, conn: AsyncConnection, token: DownloadToken, pack_id: int | None, now: datetime
+    ) -> _Grant:
+        terms = self._licenses.license(token.license_kind)
+        if token.license_kind == "exclusive":
+            raise NotEntitled("The exclusive license for this file is not yours (or its period has ended).")
+        granted = await conn.scalar(sa.select(members.c.granted_tier).where(members.c.id == token.member_id))
+        if granted is None:
+            had_membership = await conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(subscriptions)
+                .where(subscriptions.c.member_id == token.member_id)
+            )
+            if had_membership:
+                raise MembershipEnded()
+            raise NotEntitled("This file comes with a membership: subscribe with /subscribe, then send /packs.")
+        tier = self._catalog.tiers.get(granted)
+        if tier is None or tier.grants.monthly_downloads == 0:
+            raise NotEntitled("Your membership does not include downloads; /tiers shows the ones that do.")
+        if token.license_kind not in tier.grants.license_kinds:
+            raise NotEntitled(
+                f"Your {tier.name} membership does not include the {terms.name} license. "
+                "Send /packs for links under your license, or buy this one with /license buy."
+            )
+        if not await self._pack_access.may_download(conn, token.member_id, pack_id, now):
+            raise NotEntitled("This file is in a pack your membership has not unlocked (yet).")
+        return _Grant("tier", tier.key, quota=tier.grants.monthly_downloads)
+
+    def _certificate(
+        self, license_id: str, token: DownloadToken, asset: Any, grant: _Grant, now: datetime
+    ) -> dict[str, Any]:
+        terms = self._licenses.license(token.license_kind)
+        return {
+            "format": CERTIFICATE_FORMAT,
+            "id": license_id,
+            "issued_at": now.astimezone(UTC).isoformat(),
+            "issuer": {"store": self._store, "key_id": self._signer.key_id},
+            "licensee": {"member_id": token.member_id},
+            "asset": {
+                "id": asset.id,
+                "title": asset.title,
+                "filename": asset.filename,
+                "sha256": asset.sha256,
+                "size": asset.size,
+                "content_type": asset.content_type,
+            },
+            "license": {
+                "kind": token.license_kind,
+                "name": terms.name,
+                "rank": KIND_RANK[token.license_kind],
+                "terms_sha256": terms.terms_sha256,
+            },
+            "source": {"type": grant.source, "ref": grant.ref},
+            "valid_until": grant.valid_until.astimezone(UTC).isoformat() if grant.valid_until else None,
+        }
+
+
+def _download(
+    asset: Any, license_id: str, certificate: str, token: DownloadToken, grant: _Grant, first: bool, left: int | None
+) -> Download:
+    return Download(
+        license_id=license_id,
+        asset_id=asset.id,
+        filename=asset.filename,
+        content_type=asset.content_type,
+        blob_key=asset.blob_key,
+        sha256=asset.sha256,
+        size=asset.size,
+        license_kind=token.license_kind,
+        source=grant.source,
+        certificate=certificate.encode(),
+        first_use=first,
+        downloads_left=left,
+    )
