@@ -144,3 +144,12 @@ async def test_secrets_never_reach_the_logs(app: App, webhook: WebhookSender, ev
     await app.worker.drain()
     assert WEBHOOK_SECRET not in caplog.text
     assert WEBHOOK_SECRET not in repr(app.settings) and WEBHOOK_SECRET not in repr(app.web_app())
+
+
+@pytest.mark.parametrize(
+    ("path", "words"), [("/checkout/success", "payment went through"), ("/checkout/cancel", "Nothing was charged")]
+)
+async def test_people_returning_from_checkout_land_on_a_page(server: Running, path: str, words: str):
+    async with aiohttp.ClientSession() as session, session.get(f"{server.url}{path}?session_id=cs_1") as response:
+        assert response.status == 200
+        assert words in await response.text()

@@ -50,9 +50,29 @@ def create_web_app(
             on_event_stored()
         return web.json_response({"received": True, "duplicate": not is_new})
 
+    async def checkout_success(_request: web.Request) -> web.Response:
+        return _page("Thank you!", "Your payment went through. Your access arrives in your chat within a minute.")
+
+    async def checkout_cancel(_request: web.Request) -> web.Response:
+        return _page("Checkout cancelled", "Nothing was charged. You can start again from the chat at any time.")
+
+    async def home(_request: web.Request) -> web.Response:
+        return _page("Storefront", "Manage your membership from the chat: /me, /manage, /tiers.")
+
+    app.router.add_get("/", home)
+    app.router.add_get("/checkout/success", checkout_success)
+    app.router.add_get("/checkout/cancel", checkout_cancel)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/stripe/webhook", stripe_webhook)
     return app
+
+
+def _page(title: str, text: str) -> web.Response:
+    body = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+        f"<body style='font-family:sans-serif;max-width:36rem;margin:4rem auto'><h1>{title}</h1><p>{text}</p></body></html>"
+    )
+    return web.Response(text=body, content_type="text/html")
 
 
 def _refuse(status: int, reason: str) -> web.Response:
