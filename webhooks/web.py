@@ -70,7 +70,8 @@ def create_web_app(
 def _page(title: str, text: str) -> web.Response:
     body = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
-        f"<body style='font-family:sans-serif;max-width:36rem;margin:4rem auto'><h1>{title}</h1><p>{text}</p></body></html>"
+        "<body style='font-family:sans-serif;max-width:36rem;margin:4rem auto'>"
+        f"<h1>{title}</h1><p>{text}</p></body></html>"
     )
     return web.Response(text=body, content_type="text/html")
 
