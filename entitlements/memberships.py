@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from entitlements.comps import active_comp_tiers, end_due_comps
 from entitlements.membership import (
     Membership,
     MembershipStatus,
@@ -240,6 +241,10 @@ class MembershipService:
             )
             if membership.grants_access and tier and self.catalog.rank(tier.key) > self.catalog.rank(best and best.key):
                 best = tier
+        for comp_tier in await active_comp_tiers(conn, member_id, now):  # a comp grants without faking a payment
+            tier = self.catalog.tiers.get(comp_tier)
+            if tier and self.catalog.rank(tier.key) > self.catalog.rank(best and best.key):
+                best = tier
         return await self._apply_access(conn, member_id, best, now)
 
     async def _apply_access(
@@ -288,7 +293,7 @@ class MembershipService:
         return change
 
     async def expire_due(self, conn: AsyncConnection, now: datetime) -> list[AccessChange]:
-        """Members whose grace period or paid-up period ran out by `now` lose the access it gave."""
+        """Members whose grace period, paid-up period or comp ran out by `now` lose the access it gave."""
         due = await conn.scalars(
             sa.select(subscriptions.c.member_id)
             .where(
@@ -298,7 +303,7 @@ class MembershipService:
             .distinct()
         )
         changes = []
-        for member_id in list(due):
+        for member_id in sorted({*due, *await end_due_comps(conn, now)}):
             change = await self.refresh_member(conn, member_id, now)
             if change is not None:
                 changes.append(change)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -209,12 +209,13 @@ class _Timers:
 
 @asynccontextmanager
 async def running(
-    app: App, *, host: str, port: int, worker: bool = True, web_server: bool = True
+    app: App, *, host: str, port: int, worker: bool = True, web_server: bool = True, chat: bool = True
 ) -> AsyncIterator[Running]:
     """Run the parts of the process until the block exits, then shut them down cleanly.
 
-    `web_server`: accept webhooks (and later downloads and the admin page). `worker`: process the inbox and,
-    while this process is the elected leader, run the timers. `storefront run --role web` is web only.
+    `web_server`: accept webhooks, downloads, the admin page. `worker`: process the inbox and, while this
+    process is the elected leader, run the timers; with `chat`, also run the configured bots and deliver the
+    outbox through them. `storefront run --role web` is web only.
     """
     await app.migrate()
     runner: web.AppRunner | None = None
@@ -226,6 +227,7 @@ async def running(
         url = f"http://{host}:{runner.addresses[0][1]}"
     tasks: list[asyncio.Task[None]] = []
     timers = _Timers([_core_timers(app), *app.timer_setups])
+    bots = AsyncExitStack()
     if worker:
         await app.worker.drain()  # events stored before a crash are processed at start-up
         tasks.append(asyncio.create_task(app.worker.run(), name="webhook-inbox-worker"))
@@ -233,8 +235,15 @@ async def running(
         await election.try_acquire()
         tasks.append(asyncio.create_task(election.run(), name="scheduler-leader-election"))
     try:
+        if worker and chat and app.settings.has_chat_platform():
+            # Imported here so storefront/ itself never loads discord or telegram; only the processing role
+            # talks to the platforms (two pollers of one bot would conflict).
+            from bots.runtime import run_bots
+
+            await bots.enter_async_context(run_bots(app))
         yield Running(url=url, app=app)
     finally:
+        await bots.aclose()  # bots and delivery stop first, while the database is still open
         for task in reversed(tasks):
             task.cancel()
             with suppress(asyncio.CancelledError):

@@ -25,6 +25,7 @@ from storefront.db.backup import backup_sqlite, copy_database
 from storefront.errors import ConfigError, StorefrontError
 from storefront.member_report import member_report
 from storefront.members import parse_identity
+from storefront.outbox_delivery import retry_held_deliveries, undelivered_steps
 from storefront.pack_cli import license_cli, pack_cli
 from webhooks.inbox import InboxStatus
 from webhooks.reconcile import reconcile
@@ -44,11 +45,13 @@ cli = typer.Typer(
 catalog_cli = typer.Typer(help="Check the catalog file or sync it with Stripe.", no_args_is_help=True)
 member_cli = typer.Typer(help="Look up members.", no_args_is_help=True)
 webhooks_cli = typer.Typer(help="The webhook inbox: list stored events, replay one.", no_args_is_help=True)
+outbox_cli = typer.Typer(help="Deliveries to Discord/Telegram: problems, and retrying held ones.", no_args_is_help=True)
 db_cli = typer.Typer(help="Back up the store or copy it to another database.", no_args_is_help=True)
 cli.add_typer(catalog_cli, name="catalog")
 cli.add_typer(member_cli, name="member")
 cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(db_cli, name="db")
+cli.add_typer(outbox_cli, name="outbox")
 cli.add_typer(pack_cli, name="pack")
 cli.add_typer(license_cli, name="license")
 
@@ -210,6 +213,28 @@ def webhooks_replay(event_id: Annotated[str, typer.Argument(help="Stripe event i
         return (await app.inbox.entry(event_id)).status
 
     typer.echo(f"{event_id}: {_with_app(go)}")
+
+
+@outbox_cli.command("problems")
+def outbox_problems(
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Deliveries that did not reach their target: held for an admin, failed, unreachable, skipped."""
+    steps = _with_app(lambda app: undelivered_steps(app.db, limit))
+    if as_json:
+        _print_json(steps)
+        return
+    for s in steps:
+        typer.echo(f"{s['outbox_key']}  {s['target']:<24} {s['step']:<30} {s['status']:<11} {s['last_error'] or ''}")
+    typer.echo(f"{len(steps)} steps")
+
+
+@outbox_cli.command("retry")
+def outbox_retry() -> None:
+    """Re-queue deliveries held for an admin, after fixing what the alert said; the running bot sends them."""
+    count = _with_app(lambda app: retry_held_deliveries(app.db, app.clock.now()))
+    typer.echo(f"{count} held deliveries re-queued")
 
 
 @cli.command("reconcile")

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
             )
         )
 
+    def has_chat_platform(self) -> bool:
+        return self.telegram_bot_token is not None or self.discord_bot_token is not None
+
     def require_webhook_secret(self) -> str:
         """The webhook signing secret; refuses to go on without one rather than accept unsigned events."""
         if self.stripe_webhook_secret is None:

@@ -17,7 +17,7 @@ outbox_deliveries = sa.Table(
     # Who it is for: an identity such as telegram:123 or discord:456.
     sa.Column("target", sa.String(128), nullable=False),
     # What to do there: "grant:<resource id>", "revoke:<resource id>" or "message"; steps run in `position` order.
-    sa.Column("step", sa.String(65), nullable=False),
+    sa.Column("step", sa.String(64), nullable=False),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),

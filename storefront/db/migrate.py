@@ -17,7 +17,12 @@ from storefront.db.tables import metadata
 __all__ = ["all_metadata", "current_revision", "head_revision", "upgrade"]
 
 # Modules whose import adds their tables to `metadata`; listed so Alembic sees every table.
-TABLE_MODULES: tuple[str, ...] = ("storefront.db.tables", "entitlements.asset_tables")
+TABLE_MODULES: tuple[str, ...] = (
+    "storefront.db.tables",
+    "storefront.db.chat_tables",
+    "storefront.db.delivery_tables",
+    "entitlements.asset_tables",
+)
 
 
 def all_metadata() -> sa.MetaData:

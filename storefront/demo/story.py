@@ -14,7 +14,10 @@ Chapter = Callable[[DemoWorld], Awaitable[None]]
 
 
 def chapters() -> list[Chapter]:
-    return [*membership_chapters(), *packs_chapters()]
+    # The chat chapters drive the real bot libraries; storefront/ loads them only here, when the demo plays.
+    from bots.demo_chapters import bots_chapters
+
+    return [*membership_chapters(), *bots_chapters(), *packs_chapters()]
 
 
 async def play(say: Callable[[str], None] = print) -> None:

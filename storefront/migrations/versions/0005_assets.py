@@ -1,7 +1,7 @@
 """assets: packs, assets, pack deliveries, license purchases, exclusive locks, license entitlements, quotas
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-23
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from storefront.db import UTCDateTime
 
 revision = "0005"
-down_revision = "0001"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,93 @@
+"""Run the configured bots (those with a token) and the outbox delivery in the current event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bots.delivery.discord import DiscordDeliverer
+from bots.delivery.telegram import TelegramDeliverer
+from bots.discord_adapter import DiscordAdapter
+from bots.services import BotServices
+from bots.telegram_adapter import TelegramAdapter
+from storefront.errors import ConfigError
+from storefront.outbox_delivery import Deliverer, OutboxDeliveryWorker
+
+if TYPE_CHECKING:
+    from storefront.app import App
+
+__all__ = ["RunningBots", "admin_identities", "run_bots"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningBots:
+    services: BotServices
+    telegram: TelegramAdapter | None = None
+    discord: DiscordAdapter | None = None
+    delivery: OutboxDeliveryWorker | None = None
+
+
+def admin_identities(app: App) -> list[str]:
+    """Where admin alerts go: every configured admin, on each platform."""
+    settings = app.settings
+    return [f"telegram:{i}" for i in settings.admin_telegram_ids] + [f"discord:{i}" for i in settings.admin_discord_ids]
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@asynccontextmanager
+async def run_bots(
+    app: App, *, deliver: bool = True, telegram_poll_timeout: float = 10.0
+) -> AsyncIterator[RunningBots]:
+    """Start the Telegram bot (TELEGRAM_BOT_TOKEN) and the Discord bot (DISCORD_BOT_TOKEN) and, with `deliver`,
+    the outbox delivery through them; stop all of it, newest first, when the block exits."""
+    settings = app.settings
+    if settings.discord_bot_token is not None and settings.discord_guild_id is None:
+        raise ConfigError("DISCORD_GUILD_ID must be set with DISCORD_BOT_TOKEN: member roles live in one server")
+    services = BotServices.from_app(app)
+    running = RunningBots(services)
+    deliverers: dict[str, Deliverer] = {}
+    async with AsyncExitStack() as stack:
+        if settings.telegram_bot_token is not None:
+            telegram = TelegramAdapter.build(
+                settings.telegram_bot_token.get_secret_value(), services, api_base_url=settings.telegram_api_base_url
+            )
+            stack.push_async_callback(telegram.stop)  # also undoes a start that failed halfway
+            await telegram.start(poll_timeout=telegram_poll_timeout)
+            running.telegram = telegram
+            if deliver:
+                deliverers["telegram"] = TelegramDeliverer(telegram.application.bot)
+        if settings.discord_bot_token is not None:
+            assert settings.discord_guild_id is not None
+            discord_bot = DiscordAdapter(services, guild_id=settings.discord_guild_id)
+            stack.push_async_callback(discord_bot.stop)
+            await discord_bot.start(settings.discord_bot_token.get_secret_value())
+            running.discord = discord_bot
+            if deliver:
+                deliverers["discord"] = DiscordDeliverer(discord_bot.client, settings.discord_guild_id)
+        if deliverers:
+            worker = OutboxDeliveryWorker(
+                app.db,
+                app.clock,
+                deliverers,
+                portal_links=services.checkout.portal_for_member,
+                admin_identities=admin_identities(app),
+            )
+            services.outbox_written = worker.wake
+            task = asyncio.create_task(worker.run(), name="outbox-delivery")
+            stack.push_async_callback(_cancel, task)
+            running.delivery = worker
+        if running.telegram or running.discord:
+            log.info("bots running: %s", ", ".join(sorted(p for p in ("telegram", "discord") if getattr(running, p))))
+        yield running

@@ -1,0 +1,955 @@
+"""Delivers the outbox to chat platforms: each (outbox row, target, step) exactly once, even across crashes.
+
+An outbox row is expanded once into steps per target identity (`outbox_deliveries`): grant or revoke one
+resource (a Discord role, a Telegram chat) and/or send one message. Each step is claimed (status `sending`)
+in a committed transaction right before the platform call and completed right after it, so a restart resumes
+where the last process stopped and never repeats a step whose completion was recorded. A step that was in
+flight when the process died is the one unavoidable at-least-once window: it is sent again after a restart,
+so at most one duplicate per in-flight step, and no more steps are in flight than the deliverers'
+`concurrency`. Claims and completions are group-committed: what arrives while one commit runs goes into the
+next, which keeps SQLite ahead of the platforms' rate limits without widening that window.
+
+Rows of one member are delivered in order (a revoke never overtakes the grant before it); transient failures
+are retried from `next_attempt_at` with backoff; people who blocked the bot or closed their DMs are recorded
+and not retried; a misconfiguration (missing permission, role above the bot's) holds the step and tells the
+admins once, as an outbox message of its own.
+
+This module knows no chat platform: `bots.delivery` implements `Deliverer` for Telegram and Discord.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storefront.clock import Clock
+from storefront.db import Database, UTCDateTime
+from storefront.db.delivery_tables import outbox_deliveries
+from storefront.db.tables import identities, outbox
+from storefront.errors import StorefrontError
+from storefront.outbox import OutboxKind, OutboxStatus, enqueue
+
+__all__ = [
+    "Deliverer",
+    "DeliveryError",
+    "DeliveryRejected",
+    "DeliveryStatus",
+    "LinkButton",
+    "NeedsAdmin",
+    "NotInCommunity",
+    "OutboxDeliveryWorker",
+    "OutgoingMessage",
+    "RecipientUnreachable",
+    "RetryLater",
+    "retry_held_deliveries",
+    "undelivered_steps",
+]
+
+log = logging.getLogger(__name__)
+
+PortalLinks = Callable[[int], Awaitable[str | None]]
+
+ADMIN_ALERT_TEMPLATE = "admin_alert"
+_HANDLED_KINDS = (OutboxKind.ACCESS.value, OutboxKind.NOTIFY.value)
+_ACCESS_READY_TEXT = (
+    "Your member access is ready. The button below is your personal invite: it works once and expires soon."
+)
+_RETRY_HINT = "Deliveries waiting on this are held, not retried; once it is fixed, run `storefront outbox retry`."
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed; the platform call may or may not have happened
+    DONE = "done"
+    UNREACHABLE = "unreachable"  # the person blocked the bot or closed their DMs
+    SKIPPED = "skipped"  # nothing to do there (not in the server, no link to send)
+    NEEDS_ADMIN = "needs_admin"  # held until an admin fixes a misconfiguration
+    FAILED = "failed"  # refused for good, or out of attempts
+
+
+_OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
+_PROBLEMS = (DeliveryStatus.NEEDS_ADMIN.value, DeliveryStatus.FAILED.value)
+_NOTES = (DeliveryStatus.UNREACHABLE.value, DeliveryStatus.SKIPPED.value)
+
+
+@dataclass(frozen=True)
+class LinkButton:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A direct message as the platforms render it: plain text and link buttons."""
+
+    text: str
+    buttons: tuple[LinkButton, ...] = ()
+
+
+# --- what a deliverer may raise ----------------------------------------------------------------------------
+
+
+class DeliveryError(StorefrontError):
+    """A step did not happen; the subclass says whether and when to try again."""
+
+
+class RetryLater(DeliveryError):
+    """Transient (rate limit, network, server error): retried from the database after `retry_after` or backoff."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(reason)
+
+
+class RecipientUnreachable(DeliveryError):
+    """The person cannot be messaged (blocked the bot, closed DMs): recorded, not retried."""
+
+
+class NotInCommunity(DeliveryError):
+    """The person is not in the server or chat, so there is nothing to grant there: recorded, not retried."""
+
+
+class NeedsAdmin(DeliveryError):
+    """A misconfiguration only an admin can fix; `problem` names it so admins hear about it once."""
+
+    def __init__(self, problem: str, message: str) -> None:
+        self.problem = problem
+        self.message = message
+        super().__init__(message)
+
+
+class DeliveryRejected(DeliveryError):
+    """Refused for good for another reason: recorded as failed, not retried."""
+
+
+class Deliverer(Protocol):
+    """One chat platform as the outbox worker sees it; the mapping key is the identity prefix ("telegram")."""
+
+    # The key of this platform's resource ids in an ACCESS payload's grant/revoke ("telegram_chat_ids").
+    resource_key: str
+    # Steps of this platform in flight at once; also bounds the duplicates a crash can cause.
+    concurrency: int
+    # True when a grant returns a link the person must be sent (Telegram invite links).
+    grant_yields_link: bool
+
+    async def grant(self, user_id: int, resource_id: int, *, now: datetime, reason: str) -> str | None:
+        """Give access to one resource; returns a link to send the person, if the platform needs one."""
+        ...
+
+    async def revoke(
+        self, user_id: int, resource_id: int, *, now: datetime, reason: str, issued_links: Sequence[str]
+    ) -> None:
+        """Take access to one resource away; `issued_links` are the person's links for it still to invalidate."""
+        ...
+
+    async def send(self, user_id: int, message: OutgoingMessage) -> None: ...
+
+
+# --- rows as the worker reads them -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    member_id: int | None
+    kind: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass
+class _Record:
+    id: int
+    outbox_id: int
+    target: str
+    step: str
+    attempts: int
+    next_attempt_at: datetime
+
+
+@dataclass
+class _Job:
+    """The steps of one row for one target, run in order."""
+
+    row: _Row
+    target: str
+    platform: str
+    user_id: int
+    records: list[_Record] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    record_id: int
+    now: datetime
+
+
+@dataclass(frozen=True)
+class _Completion:
+    record_id: int
+    outbox_id: int
+    status: DeliveryStatus
+    now: datetime
+    next_attempt_at: datetime
+    detail: str | None = None
+    error: str | None = None
+    alert: NeedsAdmin | None = None
+
+
+@dataclass(frozen=True)
+class _Settle:
+    outbox_id: int
+    now: datetime
+
+
+_Op = _Claim | _Completion | _Settle
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(600, 5 * 2 ** max(0, attempts - 1)))
+
+
+def _platform_of(identity: str) -> tuple[str, int] | None:
+    platform, _, user = identity.partition(":")
+    try:
+        return platform, int(user)
+    except ValueError:
+        return None
+
+
+def _invite_buttons(links: Sequence[str]) -> list[LinkButton]:
+    if len(links) == 1:
+        return [LinkButton("Join the members' chat", links[0])]
+    return [LinkButton(f"Join members' chat {n}", link) for n, link in enumerate(links, start=1)]
+
+
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:1000]
+
+
+# --- the ledger: claims and completions, group-committed -----------------------------------------------------
+
+
+class _Ledger:
+    """Writes claims, completions and row settlements; ops queued while one commit runs share the next."""
+
+    def __init__(self, db: Database, admin_identities: Sequence[str]) -> None:
+        self._db = db
+        self._admins = list(admin_identities)
+        self._queue: list[tuple[_Op, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self.settled = 0
+
+    async def submit(self, op: _Op) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((op, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="outbox-delivery-ledger")
+        await future
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                async with self._db.write() as conn:
+                    self.settled += await self._apply(conn, [op for op, _ in batch])
+            except Exception as error:
+                log.exception("could not record %d outbox delivery updates", len(batch))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
+    async def _apply(self, conn: AsyncConnection, ops: list[_Op]) -> int:
+        d = outbox_deliveries
+        claims = [op for op in ops if isinstance(op, _Claim)]
+        if claims:
+            await conn.execute(
+                sa.update(d)
+                .where(d.c.id.in_([claim.record_id for claim in claims]))
+                .values(status=DeliveryStatus.SENDING.value, attempts=d.c.attempts + 1, claimed_at=claims[-1].now)
+            )
+        completions = [op for op in ops if isinstance(op, _Completion)]
+        if completions:
+            # One executemany for the whole group: each statement costs a trip to the database thread.
+            await conn.execute(
+                sa.update(d)
+                .where(d.c.id == sa.bindparam("record_id"))
+                .values(
+                    status=sa.bindparam("new_status"),
+                    next_attempt_at=sa.bindparam("next_at", type_=UTCDateTime),
+                    completed_at=sa.bindparam("done_at", type_=UTCDateTime),
+                    detail=sa.bindparam("new_detail"),
+                    last_error=sa.bindparam("error"),
+                ),
+                [
+                    {
+                        "record_id": op.record_id,
+                        "new_status": op.status.value,
+                        "next_at": op.next_attempt_at,
+                        "done_at": None if op.status is DeliveryStatus.PENDING else op.now,
+                        "new_detail": op.detail,
+                        "error": op.error,
+                    }
+                    for op in completions
+                ],
+            )
+        for op in completions:
+            if op.alert is not None:
+                await self._alert(conn, op.alert, op.now)
+        touched = {op.outbox_id: op.now for op in ops if isinstance(op, _Completion | _Settle)}
+        if not touched:
+            return 0
+        return await settle_rows(conn, touched.keys(), max(touched.values()))
+
+    async def _alert(self, conn: AsyncConnection, alert: NeedsAdmin, now: datetime) -> None:
+        text = f"{alert.message}\n{_RETRY_HINT}"
+        inserted = await enqueue(
+            conn,
+            key=f"admin-alert:{alert.problem}"[:255],
+            kind=OutboxKind.NOTIFY,
+            payload={"template": ADMIN_ALERT_TEMPLATE, "text": text, "buttons": [], "to": self._admins},
+            now=now,
+        )
+        if inserted:
+            log.error("admin action needed (%s): %s", alert.problem, alert.message)
+
+
+async def settle_rows(conn: AsyncConnection, outbox_ids: Iterable[int], now: datetime) -> int:
+    """Close the open outbox rows whose steps have all ended; reschedule the others. How many rows were closed.
+
+    A row is `delivered` when no step needs an admin or failed (people who blocked the bot count as delivered,
+    with a note in `last_error`), else `failed` with the first problem in `last_error`.
+    """
+    d = outbox_deliveries
+    summary = (
+        await conn.execute(
+            sa.select(
+                d.c.outbox_id,
+                sa.func.sum(sa.case((d.c.status.in_(_OPEN), 1), else_=0)).label("open"),
+                sa.func.sum(sa.case((d.c.status.in_(_PROBLEMS), 1), else_=0)).label("problems"),
+                sa.func.sum(sa.case((d.c.status.in_(_NOTES), 1), else_=0)).label("notes"),
+                sa.func.min(sa.case((d.c.status == DeliveryStatus.PENDING.value, d.c.next_attempt_at))).label(
+                    "next_due"
+                ),
+                sa.func.max(d.c.attempts).label("attempts"),
+            )
+            .select_from(d.join(outbox, outbox.c.id == d.c.outbox_id))
+            .where(d.c.outbox_id.in_(sorted(set(outbox_ids))), outbox.c.status == OutboxStatus.PENDING.value)
+            .group_by(d.c.outbox_id)
+        )
+    ).all()
+    waiting = [row for row in summary if row.open and row.next_due is not None]
+    if waiting:
+        await conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.id == sa.bindparam("row_id"))
+            .values(next_attempt_at=sa.bindparam("next_due", type_=UTCDateTime), attempts=sa.bindparam("tries")),
+            [{"row_id": row.outbox_id, "next_due": row.next_due, "tries": row.attempts} for row in waiting],
+        )
+    ended = [row for row in summary if not row.open]
+    explained = [row.outbox_id for row in ended if row.problems or row.notes]
+    why: dict[int, str] = {}
+    if explained:
+        for record in await conn.execute(
+            sa.select(d.c.outbox_id, d.c.target, d.c.step, d.c.status, d.c.last_error)
+            .where(d.c.outbox_id.in_(explained), d.c.status.in_(_PROBLEMS + _NOTES))
+            .order_by(d.c.status.in_(_PROBLEMS).desc(), d.c.id)
+        ):
+            why.setdefault(
+                record.outbox_id, f"{record.status} {record.step} for {record.target}: {record.last_error}"[:1000]
+            )
+    if ended:
+        await conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.id == sa.bindparam("row_id"))
+            .values(
+                status=sa.bindparam("new_status"),
+                attempts=sa.bindparam("tries"),
+                delivered_at=sa.bindparam("delivered", type_=UTCDateTime),
+                last_error=sa.bindparam("why"),
+            ),
+            [
+                {
+                    "row_id": row.outbox_id,
+                    "new_status": (OutboxStatus.FAILED if row.problems else OutboxStatus.DELIVERED).value,
+                    "tries": row.attempts,
+                    "delivered": None if row.problems else now,
+                    "why": why.get(row.outbox_id),
+                }
+                for row in ended
+            ],
+        )
+    return len(ended)
+
+
+async def retry_held_deliveries(db: Database, now: datetime) -> int:
+    """Re-queue steps held for an admin, once the misconfiguration is fixed; how many were re-queued.
+
+    A held grant or revoke whose member has a newer access change is left alone: replaying it would undo the
+    newer one. Alerts already sent are forgotten, so a problem that is still there is reported again.
+    """
+    d, o = outbox_deliveries, outbox
+    newer = outbox.alias("newer")
+    superseded = sa.exists().where(
+        newer.c.member_id == o.c.member_id, newer.c.kind == OutboxKind.ACCESS.value, newer.c.id > o.c.id
+    )
+    async with db.write() as conn:
+        held = (
+            await conn.execute(
+                sa.select(d.c.id, d.c.outbox_id)
+                .select_from(d.join(o, o.c.id == d.c.outbox_id))
+                .where(
+                    d.c.status == DeliveryStatus.NEEDS_ADMIN.value,
+                    sa.or_(o.c.kind != OutboxKind.ACCESS.value, ~superseded),
+                )
+            )
+        ).all()
+        if not held:
+            return 0
+        await conn.execute(
+            sa.update(d)
+            .where(d.c.id.in_([row.id for row in held]))
+            .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now, completed_at=None, attempts=0)
+        )
+        await conn.execute(
+            sa.update(o)
+            .where(o.c.id.in_({row.outbox_id for row in held}))
+            .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, last_error=None)
+        )
+        await conn.execute(
+            sa.update(o)
+            .where(o.c.key.like("admin-alert:%"), ~o.c.key.like("%#%"))
+            .values(key=o.c.key + "#" + sa.cast(o.c.id, sa.String))
+        )
+    return len(held)
+
+
+async def undelivered_steps(db: Database, limit: int = 100) -> list[dict[str, Any]]:
+    """Steps that ended without reaching their target (held, failed, unreachable, skipped), newest first."""
+    d = outbox_deliveries
+    query = (
+        sa.select(
+            outbox.c.key.label("outbox_key"),
+            d.c.target,
+            d.c.step,
+            d.c.status,
+            d.c.attempts,
+            d.c.completed_at,
+            d.c.last_error,
+        )
+        .select_from(d.join(outbox, outbox.c.id == d.c.outbox_id))
+        .where(d.c.status.in_(_PROBLEMS + _NOTES))
+        .order_by(d.c.id.desc())
+        .limit(limit)
+    )
+    async with db.read() as conn:
+        return [row._asdict() for row in await conn.execute(query)]
+
+
+# --- the worker ----------------------------------------------------------------------------------------------
+
+
+class OutboxDeliveryWorker:
+    """Delivers due ACCESS and NOTIFY outbox rows through the configured deliverers.
+
+    Run one per database (the process that runs the bots): after a crash, the next worker re-sends the steps
+    the dead one left in flight, which is only right if no other worker is still sending them.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        deliverers: Mapping[str, Deliverer],
+        *,
+        portal_links: PortalLinks | None = None,
+        admin_identities: Sequence[str] = (),
+        batch_size: int = 200,
+        max_attempts: int = 8,
+        poll_interval: float = 2.0,
+        shutdown_grace: float = 10.0,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._deliverers = dict(deliverers)
+        self._portal_links = portal_links
+        self._batch_size = batch_size
+        self._max_attempts = max_attempts
+        self._poll_interval = poll_interval
+        self._ledger = _Ledger(db, admin_identities)
+        self._slots = {platform: asyncio.Semaphore(d.concurrency) for platform, d in self._deliverers.items()}
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._recovered = False
+        self._stopping = False
+        self._shutdown_grace = shutdown_grace
+
+    def wake(self) -> None:
+        """Deliver soon: new rows were written."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver what is due, then sleep until woken, until the next retry is due, or `poll_interval`.
+
+        Cancelling it is the clean shutdown: steps already talking to a platform get `shutdown_grace` seconds to
+        finish and be recorded, no new step starts, so a restart sends nothing twice.
+        """
+        while True:
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("outbox delivery pass failed; trying again shortly")
+            timeout = self._poll_interval
+            next_due = await self._next_due_at()
+            if next_due is not None:
+                timeout = min(timeout, max(0.05, (next_due - self._clock.now()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def drain(self) -> int:
+        """Deliver every row that is due now; how many rows were closed (delivered or failed)."""
+        async with self._lock:
+            self._stopping = False
+            if not self._recovered:
+                await self._recover_in_flight()
+                self._recovered = True
+            closed_before = self._ledger.settled
+            closed_by_planning = 0
+            total = await self._count_due()
+            seen: set[int] = set()
+            while rows := await self._due_rows():
+                closed_by_planning += await self._plan(rows)
+                jobs, idle = await self._jobs(rows)
+                for row_id in idle:
+                    await self._ledger.submit(_Settle(row_id, self._clock.now()))
+                settled_before = self._ledger.settled
+                await self._run_jobs(jobs)
+                closed = self._ledger.settled - closed_before + closed_by_planning
+                if total >= 100:
+                    log.info("outbox delivery: %d/%d rows done", min(closed, total), total)
+                batch = {row.id for row in rows}
+                if not jobs and batch <= seen and self._ledger.settled == settled_before:
+                    break  # nothing runnable and nothing changed: do not spin
+                seen |= batch
+            return self._ledger.settled - closed_before + closed_by_planning
+
+    async def retry_held(self) -> int:
+        """Re-queue the steps held for an admin (see `retry_held_deliveries`) and deliver them soon."""
+        count = await retry_held_deliveries(self._db, self._clock.now())
+        self.wake()
+        return count
+
+    # --- reading what is due ---------------------------------------------------------------------------------
+
+    def _due_query(self, now: datetime) -> sa.Select[Any]:
+        o = outbox
+        earlier = outbox.alias("earlier")
+        # A member's rows go out in order: a row waits while an earlier one of the same member is still open.
+        earlier_open = sa.exists().where(
+            earlier.c.member_id == o.c.member_id,
+            earlier.c.status == OutboxStatus.PENDING.value,
+            earlier.c.kind.in_(_HANDLED_KINDS),
+            earlier.c.id < o.c.id,
+        )
+        return sa.select(o.c.id, o.c.member_id, o.c.kind, o.c.payload, o.c.created_at).where(
+            o.c.status == OutboxStatus.PENDING.value,
+            o.c.kind.in_(_HANDLED_KINDS),
+            o.c.next_attempt_at <= now,
+            ~earlier_open,
+        )
+
+    async def _due_rows(self) -> list[_Row]:
+        query = self._due_query(self._clock.now()).order_by(outbox.c.id).limit(self._batch_size)
+        async with self._db.read() as conn:
+            return [_Row(r.id, r.member_id, r.kind, r.payload, r.created_at) for r in await conn.execute(query)]
+
+    async def _count_due(self) -> int:
+        query = sa.select(sa.func.count()).select_from(self._due_query(self._clock.now()).subquery())
+        async with self._db.read() as conn:
+            return await conn.scalar(query) or 0
+
+    async def _next_due_at(self) -> datetime | None:
+        async with self._db.read() as conn:
+            return await conn.scalar(
+                sa.select(sa.func.min(outbox.c.next_attempt_at)).where(
+                    outbox.c.status == OutboxStatus.PENDING.value, outbox.c.kind.in_(_HANDLED_KINDS)
+                )
+            )
+
+    async def _recover_in_flight(self) -> None:
+        """Steps a previous process claimed but never completed are sent again (the at-least-once window)."""
+        d = outbox_deliveries
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            in_flight = (
+                await conn.execute(sa.select(d.c.id, d.c.outbox_id).where(d.c.status == DeliveryStatus.SENDING.value))
+            ).all()
+            if not in_flight:
+                return
+            await conn.execute(
+                sa.update(d)
+                .where(d.c.id.in_([row.id for row in in_flight]))
+                .values(
+                    status=DeliveryStatus.PENDING.value,
+                    next_attempt_at=now,
+                    last_error="in flight when the previous worker stopped; sent again (may arrive twice)",
+                )
+            )
+            await conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.id.in_({row.outbox_id for row in in_flight}))
+                .values(next_attempt_at=now)
+            )
+        log.warning(
+            "outbox delivery: %d steps were in flight when the previous worker stopped; sending them again, "
+            "so each may arrive at most twice",
+            len(in_flight),
+        )
+
+    # --- planning: rows into steps ---------------------------------------------------------------------------
+
+    async def _plan(self, rows: list[_Row]) -> int:
+        """Expand rows that have no steps yet, all in one transaction; how many rows it closed outright."""
+        d = outbox_deliveries
+        async with self._db.write() as conn:
+            planned = set(
+                await conn.scalars(sa.select(d.c.outbox_id).where(d.c.outbox_id.in_([row.id for row in rows])))
+            )
+            fresh = [row for row in rows if row.id not in planned]
+            if not fresh:
+                return 0
+            member_ids = {row.member_id for row in fresh if row.member_id is not None}
+            known: dict[int, list[str]] = {}
+            for identity, member_id in await conn.execute(
+                sa.select(identities.c.identity, identities.c.member_id)
+                .where(identities.c.member_id.in_(member_ids))
+                .order_by(identities.c.identity)
+            ):
+                known.setdefault(member_id, []).append(identity)
+            welcomed = await self._welcome_companions(conn, [row for row in fresh if row.kind == OutboxKind.ACCESS])
+            now = self._clock.now()
+            records: list[dict[str, Any]] = []
+            closed = 0
+            for row in fresh:
+                steps = self._steps(row, known.get(row.member_id or 0, []), row.id in welcomed)
+                if steps is None:
+                    closed += await self._close(conn, row, OutboxStatus.FAILED, self._no_target_reason(row, known))
+                elif not steps:
+                    closed += await self._close(conn, row, OutboxStatus.DELIVERED, None)
+                for position, (target, step) in enumerate(steps or []):
+                    records.append(
+                        {
+                            "outbox_id": row.id,
+                            "target": target,
+                            "step": step,
+                            "position": position,
+                            "status": DeliveryStatus.PENDING.value,
+                            "attempts": 0,
+                            "next_attempt_at": now,
+                        }
+                    )
+            if records:
+                await conn.execute(sa.insert(d), records)
+            return closed
+
+    def _steps(self, row: _Row, member_identities: list[str], welcomed: bool) -> list[tuple[str, str]] | None:
+        """(target, step) pairs for a row; None when nobody can receive it."""
+        payload = row.payload or {}
+        explicit = payload.get("to") if row.kind == OutboxKind.NOTIFY else None
+        candidates = list(explicit) if explicit is not None else member_identities
+        targets = [
+            identity
+            for identity in candidates
+            if (parsed := _platform_of(identity)) is not None and parsed[0] in self._deliverers
+        ]
+        if not targets:
+            return None
+        steps: list[tuple[str, str]] = []
+        for target in targets:
+            if row.kind == OutboxKind.NOTIFY:
+                steps.append((target, "message"))
+                continue
+            deliverer = self._deliverers[target.partition(":")[0]]
+            granted = [int(i) for i in (payload.get("grant") or {}).get(deliverer.resource_key, [])]
+            revoked = [int(i) for i in (payload.get("revoke") or {}).get(deliverer.resource_key, [])]
+            steps += [(target, f"grant:{resource}") for resource in granted]
+            steps += [(target, f"revoke:{resource}") for resource in revoked]
+            # Invite links ride in the welcome message when there is one; otherwise they get a message of their own.
+            if deliverer.grant_yields_link and granted and not welcomed:
+                steps.append((target, "message"))
+        return steps
+
+    def _no_target_reason(self, row: _Row, known: dict[int, list[str]]) -> str:
+        have = ", ".join(known.get(row.member_id or 0, [])) or "none"
+        if row.kind == OutboxKind.NOTIFY and (row.payload or {}).get("to") is not None:
+            have = ", ".join(row.payload["to"]) or "no admin identities configured"
+        return f"no_target: nobody to deliver to on {', '.join(sorted(self._deliverers)) or 'no platform'} ({have})"
+
+    async def _close(self, conn: AsyncConnection, row: _Row, status: OutboxStatus, error: str | None) -> int:
+        values: dict[str, Any] = {"status": status.value, "last_error": error}
+        if status is OutboxStatus.DELIVERED:
+            values["delivered_at"] = self._clock.now()
+        else:
+            log.info("outbox row %d not delivered: %s", row.id, error)
+        result = await conn.execute(
+            sa.update(outbox).where(outbox.c.id == row.id, outbox.c.status == OutboxStatus.PENDING.value).values(values)
+        )
+        return result.rowcount
+
+    @staticmethod
+    async def _welcome_companions(conn: AsyncConnection, access_rows: list[_Row]) -> set[int]:
+        """ACCESS rows written together with a welcome message (same member, same transaction, just after)."""
+        if not access_rows:
+            return set()
+        members = {row.member_id for row in access_rows}
+        notes = await conn.execute(
+            sa.select(outbox.c.id, outbox.c.member_id, outbox.c.created_at, outbox.c.payload).where(
+                outbox.c.kind == OutboxKind.NOTIFY.value,
+                outbox.c.member_id.in_(members),
+                outbox.c.id > min(row.id for row in access_rows),
+            )
+        )
+        welcomes = [note for note in notes if (note.payload or {}).get("template") == "welcome"]
+        return {
+            row.id
+            for row in access_rows
+            if any(
+                note.member_id == row.member_id and note.created_at == row.created_at and note.id > row.id
+                for note in welcomes
+            )
+        }
+
+    async def _jobs(self, rows: list[_Row]) -> tuple[list[_Job], list[int]]:
+        """Runnable jobs (row, target) of the rows, and the rows with nothing runnable now (to settle)."""
+        d = outbox_deliveries
+        now = self._clock.now()
+        async with self._db.read() as conn:
+            records = await conn.execute(
+                sa.select(d.c.id, d.c.outbox_id, d.c.target, d.c.step, d.c.attempts, d.c.next_attempt_at)
+                .where(d.c.outbox_id.in_([row.id for row in rows]), d.c.status == DeliveryStatus.PENDING.value)
+                .order_by(d.c.outbox_id, d.c.target, d.c.position)
+            )
+            by_id = {row.id: row for row in rows}
+            jobs: dict[tuple[int, str], _Job] = {}
+            for record in records:
+                key = (record.outbox_id, record.target)
+                if key not in jobs:
+                    platform, user_id = _platform_of(record.target) or ("", 0)
+                    jobs[key] = _Job(by_id[record.outbox_id], record.target, platform, user_id)
+                jobs[key].records.append(
+                    _Record(
+                        record.id,
+                        record.outbox_id,
+                        record.target,
+                        record.step,
+                        record.attempts,
+                        record.next_attempt_at,
+                    )
+                )
+        runnable = [job for job in jobs.values() if job.records[0].next_attempt_at <= now]
+        busy = {job.row.id for job in runnable}
+        return runnable, [row.id for row in rows if row.id not in busy]
+
+    # --- doing the steps -------------------------------------------------------------------------------------
+
+    async def _run_jobs(self, jobs: list[_Job]) -> None:
+        """Run the jobs; when cancelled (shutdown), let the steps already under way finish and be recorded."""
+        tasks = [asyncio.create_task(self._run_job(job), name=f"outbox-{job.row.id}-{job.target}") for job in jobs]
+        if not tasks:
+            return
+        try:
+            await asyncio.wait(tasks)
+        except asyncio.CancelledError:
+            self._stopping = True  # no new step starts; unstarted ones stay pending for the next process
+            _, unfinished = await asyncio.wait(tasks, timeout=self._shutdown_grace)
+            for task in unfinished:
+                task.cancel()
+            if unfinished:
+                self._recovered = False  # their claims are now as uncertain as after a crash
+            raise
+
+    async def _run_job(self, job: _Job) -> None:
+        deliverer = self._deliverers.get(job.platform)
+        if deliverer is None:  # planned while that platform was configured, and it no longer is
+            for record in job.records:
+                await self._ledger.submit(
+                    _Completion(
+                        record.id,
+                        job.row.id,
+                        DeliveryStatus.SKIPPED,
+                        self._clock.now(),
+                        self._clock.now(),
+                        error=f"{job.platform} is not configured",
+                    )
+                )
+            return
+        async with self._slots[job.platform]:
+            for record in job.records:
+                if self._stopping:
+                    return
+                try:
+                    status = await self._perform(job, record, deliverer)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox step %s of row %d for %s not recorded", record.step, job.row.id, job.target)
+                    return
+                if status is DeliveryStatus.PENDING:
+                    return  # retried later, and the steps after it wait for it
+
+    async def _perform(self, job: _Job, record: _Record, deliverer: Deliverer) -> DeliveryStatus:
+        now = self._clock.now()
+        await self._ledger.submit(_Claim(record.id, now))
+        attempts = record.attempts + 1
+        detail: str | None = None
+        error: str | None = None
+        alert: NeedsAdmin | None = None
+        next_attempt_at = now
+        try:
+            detail = await self._do(job, record, deliverer, now)
+            status = DeliveryStatus.DONE
+        except RetryLater as exc:
+            error = exc.reason
+            delay = timedelta(seconds=exc.retry_after) if exc.retry_after else _backoff(attempts)
+            status, next_attempt_at = self._retry_or_fail(attempts, now + delay)
+        except RecipientUnreachable as exc:
+            status, error = DeliveryStatus.UNREACHABLE, str(exc)
+            log.info("outbox row %d: %s is unreachable: %s", job.row.id, job.target, exc)
+        except NotInCommunity as exc:
+            status, error = DeliveryStatus.SKIPPED, str(exc)
+        except NeedsAdmin as exc:
+            status, error, alert = DeliveryStatus.NEEDS_ADMIN, exc.message, exc
+        except DeliveryRejected as exc:
+            status, error = DeliveryStatus.FAILED, str(exc)
+            log.warning("outbox row %d: %s for %s refused: %s", job.row.id, record.step, job.target, exc)
+        except Exception as exc:  # an unexpected error is treated as transient, within max_attempts
+            log.exception("outbox row %d: %s for %s raised", job.row.id, record.step, job.target)
+            error = _error_text(exc)
+            status, next_attempt_at = self._retry_or_fail(attempts, now + _backoff(attempts))
+        completion = _Completion(record.id, job.row.id, status, now, next_attempt_at, detail, error, alert)
+        for pause in (0.5, 2.0, None):
+            try:
+                await self._ledger.submit(completion)
+                break
+            except Exception:
+                # The step happened (or definitely failed): keep trying to record it, or it would be redone.
+                if pause is None:
+                    raise
+                await asyncio.sleep(pause)
+        return status
+
+    def _retry_or_fail(self, attempts: int, at: datetime) -> tuple[DeliveryStatus, datetime]:
+        if attempts >= self._max_attempts:
+            return DeliveryStatus.FAILED, at
+        return DeliveryStatus.PENDING, at
+
+    async def _do(self, job: _Job, record: _Record, deliverer: Deliverer, now: datetime) -> str | None:
+        action, _, resource = record.step.partition(":")
+        payload = job.row.payload or {}
+        reason = f"storefront membership {payload.get('from_tier') or 'none'} -> {payload.get('to_tier') or 'none'}"
+        if action == "grant":
+            return await deliverer.grant(job.user_id, int(resource), now=now, reason=reason)
+        if action == "revoke":
+            issued = await self._unrevoked_links(job.target, resource)
+            await deliverer.revoke(job.user_id, int(resource), now=now, reason=reason, issued_links=issued)
+            return None
+        if action == "message":
+            message = await self._compose(job)
+            if message is None:
+                raise NotInCommunity("no invite link was created, so there is nothing to send")
+            await deliverer.send(job.user_id, message)
+            return None
+        raise DeliveryRejected(f"unknown step {record.step!r}")
+
+    async def _compose(self, job: _Job) -> OutgoingMessage | None:
+        row = job.row
+        if row.kind == OutboxKind.ACCESS:
+            links = await self._links_of(row.id, job.target)
+            return OutgoingMessage(_ACCESS_READY_TEXT, tuple(_invite_buttons(links))) if links else None
+        payload = row.payload or {}
+        text = str(payload.get("text") or "").strip()
+        if not text:
+            raise DeliveryRejected("the message has no text")
+        buttons: list[LinkButton] = []
+        for spec in payload.get("buttons") or []:
+            if spec.get("url"):
+                buttons.append(LinkButton(str(spec["label"]), str(spec["url"])))
+            elif spec.get("action") == "portal" and row.member_id is not None:
+                url = await self._portal_link(row.member_id)
+                if url:
+                    buttons.append(LinkButton(str(spec["label"]), url))
+        if payload.get("template") == "welcome" and row.member_id is not None:
+            companion = await self._companion_access_row(row)
+            if companion is not None:
+                buttons = _invite_buttons(await self._links_of(companion, job.target)) + buttons
+        return OutgoingMessage(text, tuple(buttons))
+
+    async def _portal_link(self, member_id: int) -> str | None:
+        if self._portal_links is None:
+            return None
+        try:
+            return await self._portal_links(member_id)
+        except Exception:
+            log.warning("no billing-portal link for member %d; sending without it", member_id, exc_info=True)
+            return None
+
+    async def _companion_access_row(self, row: _Row) -> int | None:
+        async with self._db.read() as conn:
+            return await conn.scalar(
+                sa.select(outbox.c.id)
+                .where(
+                    outbox.c.member_id == row.member_id,
+                    outbox.c.kind == OutboxKind.ACCESS.value,
+                    outbox.c.created_at == row.created_at,
+                    outbox.c.id < row.id,
+                )
+                .order_by(outbox.c.id.desc())
+                .limit(1)
+            )
+
+    async def _links_of(self, outbox_id: int, target: str) -> list[str]:
+        d = outbox_deliveries
+        async with self._db.read() as conn:
+            return list(
+                await conn.scalars(
+                    sa.select(d.c.detail)
+                    .where(
+                        d.c.outbox_id == outbox_id,
+                        d.c.target == target,
+                        d.c.step.like("grant:%"),
+                        d.c.status == DeliveryStatus.DONE.value,
+                        d.c.detail.is_not(None),
+                    )
+                    .order_by(d.c.position)
+                )
+            )
+
+    async def _unrevoked_links(self, target: str, resource: str) -> list[str]:
+        """Links issued to `target` for the resource since its last completed revoke."""
+        d = outbox_deliveries
+        async with self._db.read() as conn:
+            steps = await conn.execute(
+                sa.select(d.c.outbox_id, d.c.step, d.c.detail).where(
+                    d.c.target == target,
+                    d.c.step.in_([f"grant:{resource}", f"revoke:{resource}"]),
+                    d.c.status == DeliveryStatus.DONE.value,
+                )
+            )
+            steps = steps.all()
+        last_revoke = max((s.outbox_id for s in steps if s.step.startswith("revoke:")), default=0)
+        return [s.detail for s in steps if s.step.startswith("grant:") and s.detail and s.outbox_id > last_revoke]
