@@ -27,7 +27,7 @@ from entitlements.certificates import CERTIFICATE_FORMAT, LicenseSigner, write_s
 from entitlements.licenses import KIND_RANK, LicenseCatalog
 from storefront.catalog import Catalog
 from storefront.clock import Clock
-from storefront.db import Database, insert_ignore
+from storefront.db import Database, GroupCommitter, insert_ignore
 from storefront.db.tables import members, subscriptions
 from storefront.errors import ConfigError, StorefrontError
 
@@ -257,6 +257,7 @@ class DownloadGateway:
         new_license_id: Callable[[], str] = lambda: f"lic_{secrets.token_hex(10)}",
     ) -> None:
         self._db = db
+        self._writer = GroupCommitter(db)
         self._clock = clock
         self._tokens = tokens
         self._catalog = catalog
@@ -266,55 +267,59 @@ class DownloadGateway:
         self._store = public_base_url.rstrip("/")
         self._new_license_id = new_license_id
 
+    async def close(self) -> None:
+        await self._writer.close()
+
     async def redeem(self, text: str) -> Download:
         """Check everything, then record the license entitlement and its certificate; raises DownloadRefused."""
         now = self._clock.now()
         token = self._tokens.read(text, now)
         if token.license_kind not in self._licenses.licenses:
             raise BadToken()
-        async with self._db.write() as conn:
-            asset = (await conn.execute(sa.select(assets).where(assets.c.id == token.asset_id))).first()
-            if asset is None:
-                raise AssetGone(token.asset_id)
-            grant = await self._grant(conn, token, asset.pack_id, now)
-            existing = (
+        return await self._writer.run(lambda conn: self._record(conn, token, now))
+
+    async def _record(self, conn: AsyncConnection, token: DownloadToken, now: datetime) -> Download:
+        """Decide and record one download; runs in its own savepoint of a commit shared by concurrent downloads."""
+        asset = (await conn.execute(sa.select(assets).where(assets.c.id == token.asset_id))).first()
+        if asset is None:
+            raise AssetGone(token.asset_id)
+        grant = await self._grant(conn, token, asset.pack_id, now)
+        existing = (
+            await conn.execute(sa.select(license_entitlements).where(license_entitlements.c.token_id == token.nonce))
+        ).first()
+        if existing is not None:
+            return _download(asset, existing.id, existing.certificate, token, grant, False, None)
+        license_id = self._new_license_id()
+        certificate = self._signer.sign(self._certificate(license_id, token, asset, grant, now))
+        recorded = await insert_ignore(
+            conn,
+            license_entitlements,
+            {
+                "id": license_id,
+                "token_id": token.nonce,
+                "member_id": token.member_id,
+                "asset_id": asset.id,
+                "sha256": asset.sha256,
+                "license_kind": token.license_kind,
+                "terms_version": self._licenses.license(token.license_kind).terms_sha256,
+                "source": grant.source,
+                "source_ref": grant.ref,
+                "purchase_id": grant.purchase_id,
+                "granted_at": now,
+                "valid_until": grant.valid_until,
+                "certificate": certificate.decode(),
+            },
+            ["token_id"],
+        )
+        if not recorded:  # the same link, redeemed by a concurrent request a moment ago
+            row = (
                 await conn.execute(
                     sa.select(license_entitlements).where(license_entitlements.c.token_id == token.nonce)
                 )
-            ).first()
-            if existing is not None:
-                return _download(asset, existing.id, existing.certificate, token, grant, False, None)
-            license_id = self._new_license_id()
-            certificate = self._signer.sign(self._certificate(license_id, token, asset, grant, now))
-            recorded = await insert_ignore(
-                conn,
-                license_entitlements,
-                {
-                    "id": license_id,
-                    "token_id": token.nonce,
-                    "member_id": token.member_id,
-                    "asset_id": asset.id,
-                    "sha256": asset.sha256,
-                    "license_kind": token.license_kind,
-                    "terms_version": self._licenses.license(token.license_kind).terms_sha256,
-                    "source": grant.source,
-                    "source_ref": grant.ref,
-                    "purchase_id": grant.purchase_id,
-                    "granted_at": now,
-                    "valid_until": grant.valid_until,
-                    "certificate": certificate.decode(),
-                },
-                ["token_id"],
-            )
-            if not recorded:  # the same link, redeemed by a concurrent request a moment ago
-                row = (
-                    await conn.execute(
-                        sa.select(license_entitlements).where(license_entitlements.c.token_id == token.nonce)
-                    )
-                ).one()
-                return _download(asset, row.id, row.certificate, token, grant, False, None)
-            left = await _consume_quota(conn, token.member_id, grant.quota, now) if grant.quota is not None else None
-            return _download(asset, license_id, certificate.decode(), token, grant, True, left)
+            ).one()
+            return _download(asset, row.id, row.certificate, token, grant, False, None)
+        left = await _consume_quota(conn, token.member_id, grant.quota, now) if grant.quota is not None else None
+        return _download(asset, license_id, certificate.decode(), token, grant, True, left)
 
     async def _grant(self, conn: AsyncConnection, token: DownloadToken, pack_id: int | None, now: datetime) -> _Grant:
         purchases = await self._purchases(conn, token)

@@ -20,6 +20,7 @@ from entitlements.licenses import LicenseCatalog, load_license_catalog
 from entitlements.packs import PackService
 from storefront.blobs import BlobStore, blob_store_from_settings
 from storefront.catalog import Catalog, load_catalog
+from storefront.churn import ChurnReports
 from storefront.clock import Clock, SystemClock
 from storefront.config import Settings
 from storefront.db import Database
@@ -27,6 +28,7 @@ from storefront.db.migrate import upgrade
 from storefront.errors import StripeUnavailable
 from storefront.leader import LeaderElection
 from storefront.stripe_gateway import StripeGateway
+from webhooks.admin import add_admin_routes
 from webhooks.dispatch import Dispatcher
 from webhooks.downloads import add_download_routes
 from webhooks.inbox import Inbox
@@ -66,6 +68,7 @@ class App:
         MembershipEventHandlers(self.memberships, self.purchases, self.stripe).register(self.dispatcher)
         self.timer_setups: list[TimerSetup] = []  # each domain adds the timers it re-arms from the database
         self._wire_packs_and_licenses(licenses, blobs)
+        self.churn_reports = ChurnReports(self.db, self.catalog, self.clock, self.memberships.grace)
         self.inbox = Inbox(self.db, self.clock)
         self.worker = InboxWorker(
             self.db, self.clock, self.inbox, self.dispatcher, max_attempts=settings.webhook_max_attempts
@@ -144,6 +147,14 @@ class App:
             clock=self.clock,
             presign_seconds=self.settings.download_presign_seconds,
         )
+        token = self.settings.admin_token
+        add_admin_routes(
+            app,
+            reports=self.churn_reports,
+            clock=self.clock,
+            admin_token=token.get_secret_value() if token else None,
+            secure_cookies=self.settings.public_base_url.startswith("https://"),
+        )
         return app
 
     async def expire_due_access(self) -> list[AccessChange]:
@@ -167,6 +178,7 @@ class App:
 
     async def close(self) -> None:
         await self.inbox.close()
+        await self.downloads.close()
         await self.db.dispose()
 
 

@@ -19,6 +19,7 @@ from typer.exceptions import TyperException
 from storefront.app import App, running
 from storefront.catalog import load_catalog
 from storefront.catalog_sync import sync_catalog
+from storefront.churn_cli import churn
 from storefront.config import Settings
 from storefront.db import Database
 from storefront.db.backup import backup_sqlite, copy_database
@@ -52,6 +53,7 @@ cli.add_typer(member_cli, name="member")
 cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(outbox_cli, name="outbox")
+cli.command("churn")(churn)
 cli.add_typer(pack_cli, name="pack")
 cli.add_typer(license_cli, name="license")
 

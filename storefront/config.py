@@ -56,6 +56,10 @@ class Settings(BaseSettings):
         """`KEY=` in .env (as in .env.example) means not configured."""
         return None if isinstance(value, str) and not value.strip() else value
 
+    admin_token: SecretStr | None = Field(
+        None, description="Token for the /admin page (16+ characters); unset turns the page off."
+    )
+
     # Packs, downloads, licenses
     blob_store: Literal["local", "s3"] = "local"
     blob_dir: Path = Path("blobs")
