@@ -23,3 +23,6 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+bench: install
+	bash scripts/bench.sh

@@ -12,6 +12,7 @@ from datetime import timedelta
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from drops import DropOptions, DropService, DropTimers
 from entitlements import AccessChange, MembershipService
 from entitlements.certificates import LicenseSigner
 from entitlements.downloads import DownloadGateway, DownloadLinks, TokenSigner, load_or_create_token_key
@@ -68,6 +69,7 @@ class App:
         MembershipEventHandlers(self.memberships, self.purchases, self.stripe).register(self.dispatcher)
         self.timer_setups: list[TimerSetup] = []  # each domain adds the timers it re-arms from the database
         self._wire_packs_and_licenses(licenses, blobs)
+        self._wire_drops()
         self.churn_reports = ChurnReports(self.db, self.catalog, self.clock, self.memberships.grace)
         self.inbox = Inbox(self.db, self.clock)
         self.worker = InboxWorker(
@@ -117,6 +119,21 @@ class App:
         self.purchases.register("license", self.license_sales)
         self.memberships.access_listeners.append(self.packs.on_access_change)
         self.timer_setups.append(self._pack_timers)
+
+    def _wire_drops(self) -> None:
+        settings, base = self.settings, self.settings.public_base_url.rstrip("/")
+        options = DropOptions(
+            hold_minutes=settings.drop_hold_minutes,
+            waitlist_hold_minutes=settings.drop_waitlist_hold_minutes,
+            restock_on_refund=settings.drop_refund_restock,
+            reminder_lead_minutes=settings.drop_reminder_minutes,
+            checkout_links_per_second=settings.drop_checkout_links_per_second,
+            success_url=f"{base}/checkout/success",
+            cancel_url=f"{base}/checkout/cancel",
+        )
+        self.drops = DropService(self.db, self.clock, self.catalog, stripe=self.stripe, options=options)
+        self.purchases.register("drop", self.drops.purchases)
+        self.timer_setups.append(DropTimers(self.drops, sweep_seconds=settings.drop_sweep_seconds))
 
     async def _pack_timers(self, scheduler: AsyncIOScheduler) -> None:
         scheduler.add_job(self.packs.run_due_fanouts, "interval", seconds=60, id="pack-fanout", max_instances=1)
@@ -230,6 +247,7 @@ async def running(
     outbox through them. `storefront run --role web` is web only.
     """
     await app.migrate()
+    app.drops.start()  # the claim writer: every process that takes clicks runs one
     runner: web.AppRunner | None = None
     url = None
     if web_server:
@@ -256,6 +274,7 @@ async def running(
         yield Running(url=url, app=app)
     finally:
         await bots.aclose()  # bots and delivery stop first, while the database is still open
+        await app.drops.stop()
         for task in reversed(tasks):
             task.cancel()
             with suppress(asyncio.CancelledError):

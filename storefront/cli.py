@@ -16,6 +16,7 @@ import click
 import typer
 from typer.exceptions import TyperException
 
+from drops import countdown_text
 from storefront.app import App, running
 from storefront.catalog import load_catalog
 from storefront.catalog_sync import sync_catalog
@@ -47,12 +48,14 @@ catalog_cli = typer.Typer(help="Check the catalog file or sync it with Stripe.",
 member_cli = typer.Typer(help="Look up members.", no_args_is_help=True)
 webhooks_cli = typer.Typer(help="The webhook inbox: list stored events, replay one.", no_args_is_help=True)
 outbox_cli = typer.Typer(help="Deliveries to Discord/Telegram: problems, and retrying held ones.", no_args_is_help=True)
+drops_cli = typer.Typer(help="Countdown drops and the payments admins must look at.", no_args_is_help=True)
 db_cli = typer.Typer(help="Back up the store or copy it to another database.", no_args_is_help=True)
 cli.add_typer(catalog_cli, name="catalog")
 cli.add_typer(member_cli, name="member")
 cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(outbox_cli, name="outbox")
+cli.add_typer(drops_cli, name="drops")
 cli.command("churn")(churn)
 cli.add_typer(pack_cli, name="pack")
 cli.add_typer(license_cli, name="license")
@@ -237,6 +240,33 @@ def outbox_retry() -> None:
     """Re-queue deliveries held for an admin, after fixing what the alert said; the running bot sends them."""
     count = _with_app(lambda app: retry_held_deliveries(app.db, app.clock.now()))
     typer.echo(f"{count} held deliveries re-queued")
+
+
+@drops_cli.command("list")
+def drops_list(all_: Annotated[bool, typer.Option("--all", help="Also ended and cancelled drops.")] = False) -> None:
+    """Drops with their countdown."""
+
+    async def go(app: App) -> list[str]:
+        views = await app.drops.list_drops(include_ended=all_)
+        return [f"#{v.id} {v.title} {v.price} {v.phase}: {countdown_text(v, v.as_of)}" for v in views]
+
+    for line in _with_app(go):
+        typer.echo(line)
+
+
+@drops_cli.command("issues")
+def drops_issues() -> None:
+    """Late payments to refund and disputes on drop purchases."""
+    for i in _with_app(lambda app: app.drops.payment_issues()):
+        amount = f"{i.amount_minor} {i.currency}"
+        typer.echo(f"#{i.id} {i.kind} drop={i.drop_id} {i.identity} {i.payment_intent} {amount}: {i.reason}")
+
+
+@drops_cli.command("resolve")
+def drops_resolve(issue_id: Annotated[int, typer.Argument(help="The issue number from `drops issues`.")]) -> None:
+    """Mark a payment issue as handled."""
+    _with_app(lambda app: app.drops.resolve_issue(issue_id))
+    typer.echo(f"issue #{issue_id} resolved")
 
 
 @cli.command("reconcile")

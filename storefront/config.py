@@ -60,6 +60,14 @@ class Settings(BaseSettings):
         None, description="Token for the /admin page (16+ characters); unset turns the page off."
     )
 
+    # Drops
+    drop_hold_minutes: float = Field(10.0, gt=0, description="How long a claim holds a unit before it goes back.")
+    drop_waitlist_hold_minutes: float = Field(10.0, gt=0)
+    drop_refund_restock: bool = Field(False, description="A refunded drop purchase puts its unit back on sale.")
+    drop_reminder_minutes: float = 15.0
+    drop_checkout_links_per_second: float = 15.0
+    drop_sweep_seconds: float = 10.0
+
     # Packs, downloads, licenses
     blob_store: Literal["local", "s3"] = "local"
     blob_dir: Path = Path("blobs")

@@ -41,7 +41,8 @@ class StripeGateway:
             http_client=stripe.HTTPXClient(),
             max_network_retries=0,
         )
-        self._limiter = AsyncLimiter(max(requests_per_second, 1.0), 1.0)
+        # One call per 1/rps seconds: AsyncLimiter(n, 1.0) would let a whole second's worth through at once.
+        self._limiter = AsyncLimiter(1, 1.0 / max(requests_per_second, 1.0))
         self._max_attempts = max_attempts
         self._sleep = sleep
 
@@ -86,6 +87,12 @@ class StripeGateway:
             lambda: self._client.v1.checkout.sessions.create_async(
                 params=params, options={"idempotency_key": idempotency_key}
             ),
+        )
+        return session.to_dict()
+
+    async def expire_checkout_session(self, session_id: str) -> dict[str, Any]:
+        session = await self._call(
+            "expire checkout session", lambda: self._client.v1.checkout.sessions.expire_async(session_id)
         )
         return session.to_dict()
 

@@ -57,6 +57,9 @@ class MembershipEventHandlers:
         dispatcher.register("invoice.payment_failed", self.invoice_payment_failed)
         dispatcher.register("checkout.session.completed", self.checkout_completed)
         dispatcher.register("checkout.session.expired", self.checkout_expired)
+        # Delayed payment methods report "unpaid" at completion and settle with one of these later.
+        dispatcher.register("checkout.session.async_payment_succeeded", self.checkout_completed)
+        dispatcher.register("checkout.session.async_payment_failed", self.checkout_expired)
         dispatcher.register("charge.refunded", self.charge_refunded)
         dispatcher.register("charge.dispute.created", self.dispute_created)
 

@@ -22,6 +22,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "storefront.db.chat_tables",
     "storefront.db.delivery_tables",
     "entitlements.asset_tables",
+    "drops.tables",
 )
 
 

@@ -79,7 +79,7 @@ def _months_ago(now: datetime, months: int, day: int) -> datetime:
 
 async def churn_report_for_admins(world: DemoWorld) -> None:
     say, now = world.say, world.clock.now()
-    say("7. Churn for admins: eight more members' last months arrive as Stripe events (back-dated)")
+    say("Churn 1. Churn for admins: eight more members' last months arrive as Stripe events (back-dated)")
 
     def member(name: str, telegram_id: int) -> _Member:
         return _Member(world, name, telegram_id)
