@@ -24,10 +24,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
+
+from storefront.standins._loopback import LoopbackServer
 
 __all__ = ["DiscordApiStandIn", "DiscordCall", "DiscordLimits"]
 
@@ -81,8 +83,10 @@ class _Refusal(Exception):
         self.body = {"message": message, "code": code}
 
 
-class DiscordApiStandIn:
+class DiscordApiStandIn(LoopbackServer):
     """One guild, its roles and members, and direct messages; every request is recorded in `calls`."""
+
+    name = "Discord stand-in"
 
     def __init__(
         self,
@@ -118,39 +122,19 @@ class DiscordApiStandIn:
         self._recent: deque[float] = deque()
         self._buckets: dict[str, _Bucket] = {}
         self._forced_429: list[float] = []
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
+        super().__init__()
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
-    async def start(self) -> str:
+    def _build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/v10/{tail:.*}", self._serve)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        port = self._runner.addresses[0][1]
-        self._base_url = f"http://127.0.0.1:{port}"
-        return self._base_url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+        return app
 
     @property
     def api_base(self) -> str:
         """What `discord.http.Route.BASE` should be: `http://127.0.0.1:PORT/api/v10`."""
-        if self._base_url is None:
-            raise RuntimeError("The Discord stand-in has not been started.")
-        return f"{self._base_url}/api/v10"
+        return f"{self.base_url}/api/v10"
 
     # --- arranging the world -----------------------------------------------------------------------------
 

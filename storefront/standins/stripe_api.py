@@ -27,12 +27,13 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from storefront.clock import Clock, SystemClock
+from storefront.standins._loopback import LoopbackServer
 from storefront.stripe_fixtures import load_fixture
 
 __all__ = ["RecordedRequest", "StripeStandIn", "parse_bracket_params"]
@@ -223,13 +224,16 @@ def _masked(key: str) -> str:
     return key[:8] + "*" * max(len(key) - 12, 0) + key[-4:] if len(key) > 12 else "*" * len(key)
 
 
-class StripeStandIn:
+class StripeStandIn(LoopbackServer):
     """An in-memory Stripe API on 127.0.0.1 that the real stripe-python client can call.
 
     `rate_limit` is requests per sliding second (None turns it off); `api_key`, if given, is the only key
     accepted, otherwise any `sk_`/`rk_` key is; `clock` dates the objects (`created`, `expires_at`) and
     `timer` (seconds, monotonic) drives the rate-limit window, so a frozen test clock cannot stall it.
+    The base URL is what to pass as `base_addresses={"api": ...}`.
     """
+
+    name = "Stripe stand-in"
 
     def __init__(
         self,
@@ -243,7 +247,7 @@ class StripeStandIn:
         self.rate_limit = rate_limit
         self.requests: list[RecordedRequest] = []
         self._api_key = api_key
-        self._port = port
+        super().__init__(port)
         self._clock = clock or SystemClock()
         self._timer = timer
         self._objects: dict[str, dict[str, StripeObject]] = {kind: {} for kind in _KINDS}
@@ -253,42 +257,6 @@ class StripeStandIn:
         self._recent: deque[float] = deque()
         self._failures: deque[int] = deque()
         self._saved: dict[str, _SavedResponse] = {}
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
-
-    # --- lifecycle -------------------------------------------------------------------------------------
-
-    async def start(self) -> str:
-        """Serve on 127.0.0.1 and return the base URL, e.g. `http://127.0.0.1:54321`."""
-        if self._runner is not None:
-            raise RuntimeError("The Stripe stand-in is already running.")
-        runner = web.AppRunner(self._build_app(), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self._port).start()
-        self._runner = runner
-        _host, port = runner.addresses[0][:2]
-        self._base_url = f"http://127.0.0.1:{port}"
-        return self._base_url
-
-    async def stop(self) -> None:
-        """Stop serving; the stored objects and recorded requests stay readable."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """The URL to pass as `base_addresses={"api": ...}`."""
-        if self._base_url is None:
-            raise RuntimeError("The Stripe stand-in has not been started.")
-        return self._base_url
 
     # --- seeding, failure injection and inspection -----------------------------------------------------
 

@@ -29,11 +29,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
 from storefront.clock import Clock, SystemClock
+from storefront.standins._loopback import LoopbackServer
 
 __all__ = ["ApiCall", "PeakRates", "RateLimits", "TelegramBotApiStandIn", "Upload"]
 
@@ -414,13 +415,15 @@ def _is_flood_limited(method: str) -> bool:
     return (method.startswith("send") and method != "sendChatAction") or method.startswith("edit")
 
 
-class TelegramBotApiStandIn:
+class TelegramBotApiStandIn(LoopbackServer):
     """An in-memory Telegram Bot API on 127.0.0.1 that the real python-telegram-bot can call.
 
     Chats are created on first use (positive ids private, negative ids supergroups) unless
     `auto_create_chats` is False; `forbid_chat` makes one unknown. `clock` dates messages, invite links
     and bans; `timer` (monotonic seconds) stamps calls and drives the flood windows.
     """
+
+    name = "Telegram stand-in"
 
     def __init__(
         self,
@@ -446,7 +449,7 @@ class TelegramBotApiStandIn:
             "first_name": "Storefront",
             "username": bot_username,
         }
-        self._port = port
+        super().__init__(port)
         self._clock = clock or SystemClock()
         self._timer = timer
         self._users: dict[int, Json] = {}
@@ -469,8 +472,6 @@ class TelegramBotApiStandIn:
         self._poll_generation = 0
         self._stopping = False
         self._serial = 0
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
         self._methods: dict[str, Callable[[Params, dict[str, Upload], float], Any]] = {
             "getMe": self._get_me,
             "deleteWebhook": self._delete_webhook,
@@ -500,45 +501,18 @@ class TelegramBotApiStandIn:
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
-    async def start(self) -> str:
-        """Serve on 127.0.0.1 and return the base URL, e.g. `http://127.0.0.1:54321`."""
-        if self._runner is not None:
-            raise RuntimeError("The Telegram stand-in is already running.")
+    def _build_app(self) -> web.Application:
         self._stopping = False
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/file/bot{token}/{file_path:.+}", self._serve_file)
         app.router.add_route("*", "/bot{token}/{method}", self._serve_method)
         app.router.add_route("*", "/{tail:.*}", self._serve_not_found)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self._port).start()
-        self._runner = runner
-        _host, port = runner.addresses[0][:2]
-        self._base_url = f"http://127.0.0.1:{port}"
-        return self._base_url
+        return app
 
-    async def stop(self) -> None:
-        """Stop serving; waiting long polls return at once. State and `calls` stay readable."""
-        if self._runner is None:
-            return
+    async def _before_stop(self) -> None:
+        """Waiting long polls return at once."""
         self._stopping = True
         self._wake_pollers()
-        await self._runner.cleanup()
-        self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """`http://127.0.0.1:PORT`; PTB wants `f"{base_url}/bot"` and `f"{base_url}/file/bot"`."""
-        if self._base_url is None:
-            raise RuntimeError("The Telegram stand-in has not been started.")
-        return self._base_url
 
     # --- arranging the world ---------------------------------------------------------------------------
 
