@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-import shutil
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import boto3
 import pytest
-import sqlalchemy as sa
 from moto.server import ThreadedMotoServer
 
 from entitlements.licenses import load_license_catalog
@@ -23,8 +19,6 @@ from storefront.blobs import S3BlobStore
 from storefront.catalog import Catalog, load_catalog
 from storefront.clock import ManualClock
 from storefront.config import Settings
-from storefront.db import Database
-from storefront.db.migrate import upgrade
 from storefront.demo.packs_story import stock_license_prices
 from storefront.standins.stripe_api import StripeStandIn
 from storefront.stripe_gateway import StripeGateway
@@ -65,28 +59,8 @@ def store_kind() -> str:
     return "s3"
 
 
-@pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file with every migration applied once; each test starts from a copy (migrating takes ~0.4 s)."""
-    path = tmp_path_factory.mktemp("template") / "migrated.db"
-
-    async def migrate() -> None:
-        db = Database(f"sqlite+aiosqlite:///{path}")
-        try:
-            await upgrade(db)
-        finally:
-            await db.dispose()
-
-    with ThreadPoolExecutor(1) as thread:  # its own event loop, whatever the test's loop is doing
-        thread.submit(asyncio.run, migrate()).result()
-    return path
-
-
 @pytest.fixture
-def pack_settings(db_url: str, tmp_path: Path, moto_endpoint: str, store_kind: str, migrated_sqlite: Path) -> Settings:
-    url = sa.make_url(db_url)
-    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
-        shutil.copyfile(migrated_sqlite, url.database)
+def pack_settings(db_url: str, tmp_path: Path, moto_endpoint: str, store_kind: str) -> Settings:
     store = (
         s3_settings(moto_endpoint) if store_kind == "s3" else {"blob_store": "local", "blob_dir": tmp_path / "blobs"}
     )
