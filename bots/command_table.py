@@ -17,6 +17,7 @@ from pydantic.fields import FieldInfo
 
 from bots.permissions import Audience, Caller, Platform
 from bots.rendering import Outcome, Reply
+from bots.uploads import Upload, UploadSlots
 from storefront.errors import StorefrontError, StripeUnavailable
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ def arg(
     **constraints: Any,
 ) -> Any:
     """Declare one argument: `help` is shown on both platforms; `metavar` names it in usage lines;
-    `choices_from="tiers"` offers the catalog's tiers as choices on Discord; `rest` takes all remaining words."""
+    `choices_from="tiers"` offers the catalog's tiers as choices on Discord (see `BotServices.choices`); `rest` takes
+    all remaining words."""
     extra = {"metavar": metavar, "choices_from": choices_from, "rest": rest}
     return Field(default, description=help, json_schema_extra={k: v for k, v in extra.items() if v}, **constraints)
 
@@ -124,12 +126,13 @@ def _sentence(text: str) -> str:
 
 @dataclass(frozen=True)
 class Invocation:
-    """Everything a handler may use: who asked, the services, and the table itself (for help texts)."""
+    """Everything a handler may use: who asked, the services, the table itself (for help texts), attached files."""
 
     caller: Caller
     services: BotServices
     table: CommandTable
     command: Command[Any]
+    uploads: tuple[Upload, ...] = ()
 
 
 Handler = Callable[[Invocation, ArgsT], Awaitable[Reply]]
@@ -144,6 +147,7 @@ class Command(Generic[ArgsT]):
     handler: Handler[ArgsT]
     platforms: frozenset[Platform] = ALL_PLATFORMS
     personal: bool = True  # answers only the caller; on Telegram only in a private chat with the bot
+    uploads: UploadSlots | None = None  # the command takes attached files
 
     @property
     def usage(self) -> str:
@@ -193,11 +197,12 @@ class CommandTable:
         audience: Audience = Audience.FAN,
         platforms: frozenset[Platform] = ALL_PLATFORMS,
         personal: bool = True,
+        uploads: UploadSlots | None = None,
     ) -> Callable[[Handler[ArgsT]], Handler[ArgsT]]:
         """Decorator declaring a command: the one place a command is written."""
 
         def declare(handler: Handler[ArgsT]) -> Handler[ArgsT]:
-            self.add(Command(name, description, args, audience, handler, platforms, personal))
+            self.add(Command(name, description, args, audience, handler, platforms, personal, uploads))
             return handler
 
         return declare
@@ -219,9 +224,16 @@ class CommandTable:
         return [command for command in self._commands.values() if platform in command.platforms]
 
     async def run(
-        self, name: str, raw: Sequence[str] | Mapping[str, Any], caller: Caller, services: BotServices
+        self,
+        name: str,
+        raw: Sequence[str] | Mapping[str, Any],
+        caller: Caller,
+        services: BotServices,
+        uploads: Sequence[Upload] = (),
     ) -> Reply:
-        """Check who is asking, parse the arguments, call the handler; every failure is one line."""
+        """Check who is asking, parse the arguments, call the handler; every failure is one line.
+
+        `uploads` are the files attached to the command; commands declared without `uploads` never see them."""
         command = self.get(name)
         if command is None or caller.platform not in command.platforms:
             return Reply.problem(f"There is no /{name} command here; /start lists what I can do.")
@@ -240,7 +252,8 @@ class CommandTable:
         except ArgumentError as error:
             return Reply.problem(f"{_sentence(error.problem)}. Usage: {command.usage}")
         try:
-            return await command.handler(Invocation(caller, services, self, command), args)
+            attached = tuple(uploads) if command.uploads else ()
+            return await command.handler(Invocation(caller, services, self, command, attached), args)
         except StripeUnavailable as error:
             log.warning("/%s for %s: %s", name, caller.identity, error)
             return Reply.problem("Stripe is not answering right now; please try again in a minute.", Outcome.FAILED)

@@ -351,3 +351,7 @@ async def revoke(ctx: Invocation, args: RevokeArgs) -> Reply:
         f"Access now: {_access_words(services.catalog, revoked.access_tier)}.",
         title="Comp revoked",
     )
+
+
+# The other command modules declare theirs on COMMANDS when imported; importing them here makes the table whole.
+from bots import commands_admin, commands_drops, commands_packs  # noqa: E402, F401

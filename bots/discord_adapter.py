@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import io
 import logging
 from typing import Any, Literal, Optional
 
@@ -18,6 +19,7 @@ from bots.commands import COMMANDS
 from bots.permissions import Audience, Caller, Platform
 from bots.rendering import BUTTON_PREFIX, Reply, discord_markdown
 from bots.services import BotServices
+from bots.uploads import Upload
 from entitlements.access import reapply_access
 
 __all__ = ["CommandButton", "DiscordAdapter", "StorefrontClient"]
@@ -85,6 +87,15 @@ def _option_annotation(info: FieldInfo) -> Any:
     return str
 
 
+def _upload(attachment: discord.Attachment) -> Upload:
+    return Upload(attachment.filename, attachment.size, attachment.content_type, attachment.read)
+
+
+def _file_options(count: int) -> list[str]:
+    """The names of a command's attachment options: `file`, `file2`, ..."""
+    return ["file", *(f"file{number}" for number in range(2, count + 1))]
+
+
 class DiscordAdapter:
     """Builds the slash commands from the table and answers interactions within Discord's 3 seconds."""
 
@@ -100,10 +111,14 @@ class DiscordAdapter:
 
     def _app_command(self, command: Command[Any]) -> app_commands.Command[Any, ..., None]:
         adapter = self
+        file_options = _file_options(command.uploads.count) if command.uploads else []
 
         async def callback(interaction: discord.Interaction, **options: Any) -> None:
+            attached = [options.pop(name, None) for name in file_options]
+            uploads = [_upload(attachment) for attachment in attached if attachment is not None]
             await adapter.answer(
-                interaction, lambda caller: adapter.table.run(command.name, options, caller, adapter.services)
+                interaction,
+                lambda caller: adapter.table.run(command.name, options, caller, adapter.services, uploads),
             )
 
         parameters = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
@@ -121,10 +136,16 @@ class DiscordAdapter:
                 )
             )
             descriptions[name] = (info.description or name)[:100]
-            if field_extra(info).get("choices_from") == "tiers":
+            if source := field_extra(info).get("choices_from"):
                 choices[name] = [
-                    app_commands.Choice(name=tier.name, value=tier.key) for tier in self.services.catalog.tiers.values()
+                    app_commands.Choice(name=label, value=value) for label, value in self.services.choices(source)
                 ][:25]
+        for name in file_options:
+            attachment = Optional[discord.Attachment]  # noqa: UP045
+            parameters.append(
+                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=attachment, default=None)
+            )
+            descriptions[name] = command.uploads.help[:100] if command.uploads else name
         callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         callback.__discord_app_commands_param_description__ = descriptions  # type: ignore[attr-defined]
         if choices:
@@ -174,6 +195,8 @@ class DiscordAdapter:
         extra: dict[str, Any] = {}
         if view := self.view_of(reply):
             extra["view"] = view
+        if reply.files:
+            extra["files"] = [discord.File(io.BytesIO(file.data), filename=file.name) for file in reply.files]
         await interaction.followup.send(discord_markdown(reply), ephemeral=True, **extra)
 
     @staticmethod

@@ -1,21 +1,31 @@
-"""Platform-neutral replies (text, buttons) and how they are written for Telegram (HTML) and Discord (Markdown)."""
+"""Platform-neutral replies (text, buttons, files) and how they are written for Telegram (HTML) and Discord."""
 
 from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 
 __all__ = [
     "BUTTON_PREFIX",
+    "DISCORD_BUTTONS_PER_ROW",
+    "DISCORD_ROWS",
+    "DISCORD_TEXT_LIMIT",
+    "TELEGRAM_TEXT_LIMIT",
     "Button",
     "Outcome",
     "Reply",
+    "ReplyFile",
+    "button_rows",
     "day",
     "discord_markdown",
+    "file_size",
+    "minute",
     "money",
+    "plural",
     "telegram_html",
 ]
 
@@ -23,6 +33,13 @@ __all__ = [
 BUTTON_PREFIX = "sf:"
 
 _CURRENCY_SIGNS = {"usd": "$", "eur": "€", "gbp": "£"}
+
+# What one message may hold: Telegram counts the text after HTML parsing; Discord counts the Markdown.
+TELEGRAM_TEXT_LIMIT = 4096
+DISCORD_TEXT_LIMIT = 2000
+DISCORD_ROWS = 5
+DISCORD_BUTTONS_PER_ROW = 5
+_CUT = "…"
 
 
 class Outcome(StrEnum):
@@ -46,17 +63,33 @@ class Button:
 
 
 @dataclass(frozen=True)
+class ReplyFile:
+    """A file sent with a reply: an image is shown as a photo on Telegram, any file is attached on Discord."""
+
+    name: str
+    data: bytes = field(repr=False)
+    image: bool = False
+
+
+@dataclass(frozen=True)
 class Reply:
-    """What a command answers: an optional bold title, plain-text lines, rows of buttons."""
+    """What a command answers: an optional bold title, plain-text lines, rows of buttons, files sent after it."""
 
     lines: tuple[str, ...]
     title: str | None = None
     buttons: tuple[tuple[Button, ...], ...] = ()
     outcome: Outcome = Outcome.OK
+    files: tuple[ReplyFile, ...] = ()
 
     @classmethod
-    def text(cls, *lines: str, title: str | None = None, buttons: tuple[tuple[Button, ...], ...] = ()) -> Reply:
-        return cls(tuple(lines), title, buttons)
+    def text(
+        cls,
+        *lines: str,
+        title: str | None = None,
+        buttons: tuple[tuple[Button, ...], ...] = (),
+        files: tuple[ReplyFile, ...] = (),
+    ) -> Reply:
+        return cls(tuple(lines), title, buttons, files=files)
 
     @classmethod
     def problem(cls, line: str, outcome: Outcome = Outcome.INVALID) -> Reply:
@@ -79,8 +112,49 @@ def day(moment: datetime | None) -> str:
     return moment.strftime("%d %b %Y") if moment else "-"
 
 
+def minute(moment: datetime) -> str:
+    """A moment as people read it in UTC: `01 Dec 2026 15:00 UTC`."""
+    return f"{moment.astimezone(UTC):%d %b %Y %H:%M} UTC"
+
+
+def plural(number: int, thing: str) -> str:
+    """`1 file`, `3 files`."""
+    return f"{number} {thing}" + ("" if number == 1 else "s")
+
+
+def file_size(size: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def button_rows(buttons: Sequence[Button], per_row: int = 2) -> tuple[tuple[Button, ...], ...]:
+    """Lay buttons out `per_row` to a row (Discord takes at most 5 to a row and 5 rows)."""
+    per_row = max(1, min(per_row, DISCORD_BUTTONS_PER_ROW))
+    return tuple(tuple(buttons[start : start + per_row]) for start in range(0, len(buttons), per_row))
+
+
+def _fit(lines: list[str], limit: int, length: Callable[[str], int]) -> list[str]:
+    """Whole lines up to `limit` characters, then "…": a reply that is too long loses its tail, not everything."""
+    if length("\n".join(lines)) <= limit:
+        return lines
+    kept: list[str] = []
+    for line in lines:
+        if length("\n".join([*kept, line, _CUT])) > limit:
+            break
+        kept.append(line)
+    return [*kept, _CUT]
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 def telegram_html(reply: Reply) -> str:
-    body = "\n".join(html.escape(line, quote=False) for line in reply.lines)
+    title = [reply.title] if reply.title else []
+    lines = _fit([*title, *reply.lines], TELEGRAM_TEXT_LIMIT, _utf16_length)[len(title) :]
+    body = "\n".join(html.escape(line, quote=False) for line in lines)
     if reply.title:
         return f"<b>{html.escape(reply.title, quote=False)}</b>" + (f"\n{body}" if body else "")
     return body
@@ -95,7 +169,6 @@ def _escape_markdown(text: str) -> str:
 
 
 def discord_markdown(reply: Reply) -> str:
-    body = "\n".join(_escape_markdown(line) for line in reply.lines)
-    if reply.title:
-        return f"**{_escape_markdown(reply.title)}**" + (f"\n{body}" if body else "")
-    return body
+    lines = [f"**{_escape_markdown(reply.title)}**"] if reply.title else []
+    lines += [_escape_markdown(line) for line in reply.lines]
+    return "\n".join(_fit(lines, DISCORD_TEXT_LIMIT, len))

@@ -8,11 +8,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bots.delivery.discord import DiscordDeliverer
 from bots.delivery.telegram import TelegramDeliverer
 from bots.discord_adapter import DiscordAdapter
+from bots.drop_announcements import AnnouncementTarget, DiscordChannel, DropAnnouncer, TelegramChannel
 from bots.services import BotServices
 from bots.telegram_adapter import TelegramAdapter
 from storefront.errors import ConfigError
@@ -44,6 +46,32 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+def _drop_announcer(app: App, running: RunningBots) -> DropAnnouncer | None:
+    """Posts drop announcements and keeps their countdowns current in the configured channels, if any."""
+    settings = app.settings
+    targets: list[AnnouncementTarget] = []
+    if running.telegram is not None:
+        bot = running.telegram.application.bot
+        targets += [TelegramChannel(bot, chat_id) for chat_id in settings.drop_announce_telegram_chat_ids]
+    if running.discord is not None:
+        client = running.discord.client
+        targets += [DiscordChannel(client, channel_id) for channel_id in settings.drop_announce_discord_channel_ids]
+    if not targets:
+        return None
+    return DropAnnouncer(
+        app.drops, targets, app.clock, edit_every=timedelta(seconds=settings.drop_countdown_edit_seconds)
+    )
+
+
+async def _announce_forever(announcer: DropAnnouncer, every_seconds: float) -> None:
+    while True:
+        try:
+            await announcer.tick()
+        except Exception:
+            log.exception("drop announcements failed; trying again shortly")
+        await asyncio.sleep(every_seconds)
 
 
 @asynccontextmanager
@@ -88,6 +116,10 @@ async def run_bots(
             task = asyncio.create_task(worker.run(), name="outbox-delivery")
             stack.push_async_callback(_cancel, task)
             running.delivery = worker
+        announcer = _drop_announcer(app, running)
+        if announcer is not None:
+            task = asyncio.create_task(_announce_forever(announcer, settings.drop_announce_seconds), name="drops")
+            stack.push_async_callback(_cancel, task)
         if running.telegram or running.discord:
             log.info("bots running: %s", ", ".join(sorted(p for p in ("telegram", "discord") if getattr(running, p))))
         yield running

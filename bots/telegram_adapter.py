@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from telegram import (
@@ -11,8 +12,10 @@ from telegram import (
     BotCommandScopeDefault,
     ChatInviteLink,
     ChatMember,
+    Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    Message,
     Update,
     User,
 )
@@ -26,6 +29,8 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
+    filters,
 )
 from telegram.request import HTTPXRequest
 
@@ -35,6 +40,7 @@ from bots.delivery.telegram import telegram_rate_limiter
 from bots.permissions import Audience, Caller, Platform
 from bots.rendering import BUTTON_PREFIX, Reply, telegram_html
 from bots.services import BotServices
+from bots.uploads import Upload
 from entitlements.access import decide_join_request, managed_telegram_chats
 
 __all__ = ["TelegramAdapter", "telegram_base_urls", "telegram_rate_limiter"]
@@ -67,6 +73,14 @@ def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows) if rows else None
 
 
+def _upload(document: Document) -> Upload:
+    async def read() -> bytes:
+        file = await document.get_file()
+        return bytes(await file.download_as_bytearray())
+
+    return Upload(document.file_name or f"{document.file_unique_id}.bin", document.file_size, document.mime_type, read)
+
+
 def _personal_link(link: ChatInviteLink | None, bot_id: int) -> bool:
     """Links our bot makes are issued to one person; a shared or primary link is left alone."""
     return link is not None and link.creator.id == bot_id and not link.is_primary
@@ -82,6 +96,10 @@ class TelegramAdapter:
         self._managed_chats = managed_telegram_chats(services.catalog)
         for command in table.for_platform(Platform.TELEGRAM):
             application.add_handler(CommandHandler(command.name, self.on_command))
+            if command.uploads:
+                # Files come as a document whose caption is the command (CommandHandler never reads captions).
+                caption = filters.CaptionRegex(rf"^/{re.escape(command.name)}(@\w+)?(\s|$)")
+                application.add_handler(MessageHandler(caption, self.on_captioned_command))
         application.add_handler(CallbackQueryHandler(self.on_button, pattern=f"^{BUTTON_PREFIX}"))
         application.add_handler(ChatJoinRequestHandler(self.on_join_request))
         application.add_handler(ChatMemberHandler(self.on_chat_member, ChatMemberHandler.CHAT_MEMBER))
@@ -155,9 +173,21 @@ class TelegramAdapter:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None or not message.text:
             return
-        name = message.text.split(maxsplit=1)[0].removeprefix("/").partition("@")[0].lower()
+        await self._run(message, user, message.text, ())
+
+    async def on_captioned_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A command written as the caption of a file (`/pack add 2026-12` on a document)."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None or not message.caption:
+            return
+        uploads = (_upload(message.document),) if message.document else ()
+        await self._run(message, user, message.caption, uploads)
+
+    async def _run(self, message: Message, user: User, text: str, uploads: tuple[Upload, ...]) -> None:
+        command, *words = text.split()
+        name = command.removeprefix("/").partition("@")[0].lower()
         caller = self._caller(user, message.chat.type)
-        reply = await self.table.run(name, list(context.args or []), caller, self.services)
+        reply = await self.table.run(name, words, caller, self.services, uploads)
         await self.send(message.chat_id, reply)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -171,9 +201,13 @@ class TelegramAdapter:
         await self.send(chat.id if chat else query.from_user.id, reply)
 
     async def send(self, chat_id: int, reply: Reply) -> None:
-        await self.application.bot.send_message(
-            chat_id, telegram_html(reply), parse_mode=ParseMode.HTML, reply_markup=_keyboard(reply)
-        )
+        bot = self.application.bot
+        await bot.send_message(chat_id, telegram_html(reply), parse_mode=ParseMode.HTML, reply_markup=_keyboard(reply))
+        for file in reply.files:
+            if file.image:
+                await bot.send_photo(chat_id, file.data, filename=file.name)
+            else:
+                await bot.send_document(chat_id, file.data, filename=file.name)
 
     async def _entitled(self, user_id: int, chat_id: int) -> bool:
         async with self.services.db.read() as conn:

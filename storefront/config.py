@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     drop_reminder_minutes: float = 15.0
     drop_checkout_links_per_second: float = 15.0
     drop_sweep_seconds: float = 10.0
+    drop_announce_telegram_chat_ids: list[int] = Field(default_factory=list)
+    drop_announce_discord_channel_ids: list[int] = Field(default_factory=list)
+    drop_countdown_edit_seconds: float = Field(60.0, gt=0, description="Edit a countdown post at most this often.")
+    drop_announce_seconds: float = Field(15.0, gt=0)
 
     # Packs, downloads, licenses
     blob_store: Literal["local", "s3"] = "local"

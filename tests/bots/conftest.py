@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from telegram import Update
 
+from bots.demo_chapters import stock_stripe_catalog
 from bots.discord_adapter import DiscordAdapter
 from bots.permissions import Policy
 from bots.services import BotServices
@@ -23,7 +24,6 @@ from storefront.clock import ManualClock
 from storefront.config import Settings
 from storefront.db.chat_tables import checkout_sessions, comps, link_codes, member_merges
 from storefront.db.tables import billing_events, identities, members, outbox, subscriptions
-from bots.demo_chapters import stock_stripe_catalog
 from storefront.standins.stripe_api import StripeStandIn
 from storefront.standins.telegram_bot_api import RateLimits, TelegramBotApiStandIn
 from storefront.stripe_fixtures import load_fixture

@@ -41,8 +41,10 @@ async def test_command_menus_show_fan_commands_to_all_and_admin_commands_to_admi
     bot = telegram.bot.application.bot
     everyone = [c.command for c in await bot.get_my_commands()]
     admin = [c.command for c in await bot.get_my_commands(scope=BotCommandScopeChat(ADMIN_TELEGRAM))]
-    assert everyone == ["start", "tiers", "subscribe", "me", "manage", "link"]
-    assert admin == [*everyone, "members", "grant", "revoke"]
+    fan_commands = ["start", "tiers", "subscribe", "me", "manage", "link"]
+    shop_commands = ["claim", "waitlist", "notify", "packs", "license"]
+    assert everyone == [*fan_commands, *shop_commands]
+    assert admin == [*fan_commands, "members", "grant", "revoke", "pack", "churn", "drop", *shop_commands]
 
 
 async def test_subscribe_answers_with_a_stripe_checkout_link_for_that_person(

@@ -12,21 +12,10 @@ from drops.tables import drop_holds, drop_sales
 from storefront.app import App
 from storefront.clock import ManualClock
 from storefront.demo.stripe_events import StripeEvents
-from storefront.stripe_gateway import StripeGateway
 from tests.helpers import WebhookSender
 
 TIER_PRICES = {"fan": ("price_demo_fan_month", 500), "creator": ("price_demo_creator_month", 2500)}
 CREATOR = "discord:4242"
-
-
-class ExpiringGateway(StripeGateway):
-    """StripeGateway plus `expire_checkout_session` (the method proposed for StripeGateway itself)."""
-
-    async def expire_checkout_session(self, session_id: str) -> dict[str, Any]:
-        session = await self._call(
-            "expire checkout session", lambda: self._client.v1.checkout.sessions.expire_async(session_id)
-        )
-        return session.to_dict()
 
 
 async def a_drop(

@@ -11,7 +11,6 @@ from storefront.app import App
 from storefront.clock import ManualClock
 from storefront.standins.stripe_api import StripeStandIn
 from storefront.stripe_gateway import StripeGateway
-from tests.drops.builders import ExpiringGateway
 
 
 @pytest.fixture
@@ -22,7 +21,7 @@ async def stripe_api(clock: ManualClock) -> AsyncIterator[StripeStandIn]:
 
 @pytest.fixture
 def stripe_gateway(stripe_api: StripeStandIn) -> StripeGateway:
-    return ExpiringGateway("sk_test_drops", api_base=stripe_api.base_url, requests_per_second=20)
+    return StripeGateway("sk_test_drops", api_base=stripe_api.base_url, requests_per_second=20)
 
 
 @pytest.fixture
