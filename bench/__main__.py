@@ -55,11 +55,15 @@ async def main(quick: bool, postgres: str | None) -> None:
     await downloads.run(downloads=int(5_000 * scale))
     await footprint.run(members=int(100_000 * scale), downloads=int(1_000_000 * scale))
     if postgres:
-        print("\n# The same cases on PostgreSQL")
+        print("\n# The same cases on PostgreSQL (footprint is measured on SQLite only)")
         async with postgres_database(postgres) as url:
             await drop_burst.run(people=int(20_000 * scale), supply=int(1_000 * scale), database_url=url)
         async with postgres_database(postgres) as url:
             await webhook_ingest.run(count=int(10_000 * scale), database_url=url)
+        async with postgres_database(postgres) as url:
+            await fanout_dm.run(fans=int(10_000 * scale), rate=300, concurrency=32, database_url=url)
+        async with postgres_database(postgres) as url:
+            await downloads.run(downloads=int(5_000 * scale), database_url=url)
 
 
 if __name__ == "__main__":

@@ -35,9 +35,9 @@ def _catalog(folder: Path) -> Path:
     return path
 
 
-def _environment(folder: Path, endpoint: str) -> dict[str, str]:
+def _environment(folder: Path, endpoint: str, database_url: str | None) -> dict[str, str]:
     return {
-        "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'bench.db'}",
+        "DATABASE_URL": database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}",
         "CATALOG_PATH": str(_catalog(folder)),
         "STRIPE_WEBHOOK_SECRET": "whsec_bench_downloads_0123456789",
         "STRIPE_API_KEY": "",
@@ -130,7 +130,7 @@ async def _blast(base: str, paths: list[str]) -> tuple[float, list[float], dict[
         return time.perf_counter() - started, latencies, statuses
 
 
-async def run(downloads: int = 5_000) -> list[Figure]:
+async def run(downloads: int = 5_000, database_url: str | None = None) -> list[Figure]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
@@ -138,7 +138,7 @@ async def run(downloads: int = 5_000) -> list[Figure]:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            env = _environment(folder, f"http://{host}:{moto_port}")
+            env = _environment(folder, f"http://{host}:{moto_port}", database_url)
             paths = await _seed(env, downloads)
 
             port = free_port()
@@ -165,7 +165,8 @@ async def run(downloads: int = 5_000) -> list[Figure]:
         Figure("p99 latency", percentile(latencies, 99) * 1000, "ms", percentile(base_latencies, 99) * 1000),
     ]
     print_case(
-        f"Download gateway: {downloads:,} downloads of a 1 MB file via /dl to moto's S3 ({CLIENTS} clients)",
+        f"Download gateway: {downloads:,} downloads of a 1 MB file via /dl to moto's S3 ({CLIENTS} clients, "
+        f"{'PostgreSQL' if database_url else 'SQLite'})",
         figures,
         [
             f"baseline: bare aiohttp handler answering a 302 ({base_rate:,.0f} req/s)",

@@ -96,9 +96,15 @@ async def _deliver(
         return time.perf_counter() - started
 
 
-async def run(fans: int = 10_000, rate: int = 300, concurrency: int = 32, stop_halfway: bool = False) -> list[Figure]:
+async def run(
+    fans: int = 10_000,
+    rate: int = 300,
+    concurrency: int = 32,
+    stop_halfway: bool = False,
+    database_url: str | None = None,
+) -> list[Figure]:
     with tempfile.TemporaryDirectory() as folder:
-        db = Database(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
+        db = Database(database_url or f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
         await upgrade(db)
         await seed(db, fans)
         limits = RateLimits(overall_per_second=rate, per_chat_per_second=1)
@@ -113,6 +119,7 @@ async def run(fans: int = 10_000, rate: int = 300, concurrency: int = 32, stop_h
     peak = telegram.max_rate_observed()
     sustained = sum(per_chat.values()) / elapsed
     title = f"Fan-out: {fans:,} DMs through the Bot API stand-in limited to {rate}/s"
+    title += " (PostgreSQL)" if database_url else " (SQLite)"
     figures = [
         Figure("sustained rate", sustained, "msg/s", rate, ">= 0.95 x limit", sustained >= 0.95 * rate),
         Figure("peak rate in any second", peak.overall, "msg/s", rate, "<= limit", peak.overall <= rate),

@@ -243,8 +243,8 @@ async def running(
     """Run the parts of the process until the block exits, then shut them down cleanly.
 
     `web_server`: accept webhooks, downloads, the admin page. `worker`: process the inbox and, while this
-    process is the elected leader, run the timers; with `chat`, also run the configured bots and deliver the
-    outbox through them. `storefront run --role web` is web only.
+    process is the elected leader, run the timers. `chat`: run the configured bots and deliver the outbox
+    through them. `storefront run --role web|worker|bots|all` picks which.
     """
     await app.migrate()
     app.drops.start()  # the claim writer: every process that takes clicks runs one
@@ -265,9 +265,9 @@ async def running(
         await election.try_acquire()
         tasks.append(asyncio.create_task(election.run(), name="scheduler-leader-election"))
     try:
-        if worker and chat and app.settings.has_chat_platform():
-            # Imported here so storefront/ itself never loads discord or telegram; only the processing role
-            # talks to the platforms (two pollers of one bot would conflict).
+        if chat and app.settings.has_chat_platform():
+            # Imported here so storefront/ itself never loads discord or telegram. Exactly one process of a
+            # deployment runs the bots (role bots or all): two pollers of one bot would conflict.
             from bots.runtime import run_bots
 
             await bots.enter_async_context(run_bots(app))

@@ -64,6 +64,7 @@ cli.add_typer(license_cli, name="license")
 class Role(StrEnum):
     WEB = "web"
     WORKER = "worker"
+    BOTS = "bots"
     ALL = "all"
 
 
@@ -94,7 +95,10 @@ def run(
     port: Annotated[int | None, typer.Option(help="Port to listen on (default HTTP_PORT).")] = None,
     role: Annotated[
         Role,
-        typer.Option(help="web: accept and store webhooks; worker: process them and run the timers; all: both."),
+        typer.Option(
+            help="web: webhooks, downloads, admin page; worker: process webhooks, run timers (one leader); "
+            "bots: Discord/Telegram and delivery (one process only); all: everything."
+        ),
     ] = Role.ALL,
 ) -> None:
     """Run the storefront: web app, webhook worker and timers. With no accounts configured, runs the demo."""
@@ -104,7 +108,7 @@ def run(
         typer.echo("Set STRIPE_WEBHOOK_SECRET and the other keys in .env (see .env.example) to run for real.\n")
         demo()
         return
-    if role is not Role.WORKER:
+    if role in (Role.WEB, Role.ALL):
         settings.require_webhook_secret()
 
     async def serve() -> None:
@@ -118,8 +122,9 @@ def run(
                 app,
                 host=host or settings.http_host,
                 port=port or settings.http_port,
-                web_server=role is not Role.WORKER,
-                worker=role is not Role.WEB,
+                web_server=role in (Role.WEB, Role.ALL),
+                worker=role in (Role.WORKER, Role.ALL),
+                chat=role in (Role.BOTS, Role.ALL),
             ) as serving:
                 typer.echo(f"storefront ({role}) running" + (f" on {serving.url}" if serving.url else ""), err=True)
                 await stop.wait()

@@ -91,6 +91,8 @@ class InboxWorker:
                 except Exception as error:
                     log.exception("webhook event %s failed", row.id)
                     results[row.id] = await self._record_failure(conn, row.id, row.attempts, error, now)
+                if self._db.urgent_write_waiting():
+                    break  # commit what is done and let acknowledgements in; the rest is taken next round
         return results
 
     async def _handle(self, conn: AsyncConnection, event_id: str, payload: str, now: datetime) -> InboxStatus:

@@ -73,6 +73,10 @@ class Database:
             async with conn.begin():
                 yield conn
 
+    def urgent_write_waiting(self) -> bool:
+        """True when an urgent write waits for this process's write gate (SQLite); background batches yield."""
+        return self._gate is not None and self._gate.urgent_waiting
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn, conn.begin():

@@ -39,6 +39,11 @@ class WriteGate:
         finally:
             self._release()
 
+    @property
+    def urgent_waiting(self) -> bool:
+        """Someone a person is waiting on wants the gate: background work should commit and let go."""
+        return any(not waiter.done() for waiter in self._urgent)
+
     def _release(self) -> None:
         for queue in (self._urgent, self._normal):
             while queue:
