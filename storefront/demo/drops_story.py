@@ -136,7 +136,7 @@ class _DropStory:
 
     async def hold_expires(self, world: DemoWorld) -> None:
         service = self._service(world)
-        world.say("Drops 4. One winner pays; the other never does: the hold expires and the first in line gets the unit")
+        world.say("Drops 4. One winner pays, the other never does: the hold expires, the first in line gets the unit")
         await self._pay(world, RUSH[0])
         world.clock.advance(timedelta(minutes=10, seconds=30))
         report = await service.run_due()
@@ -146,7 +146,7 @@ class _DropStory:
         world.say(f"      {RUSH[2]} now holds a unit until {offer.expires_at:%H:%M} UTC (a DM with a Pay link)")
 
     async def payment(self, world: DemoWorld) -> None:
-        world.say("Drops 5. Stripe reports the paid checkout (signed webhook): the hold becomes a sale, the item is DMed")
+        world.say("Drops 5. Stripe reports the paid checkout (signed webhook): the hold becomes a sale, item DMed")
         await self._pay(world, RUSH[2])
         view = await self._service(world).get(self.drop_id)
         world.say(f"      sold {view.sold} of {view.supply}, held {view.held}: the last sale closes the drop")
