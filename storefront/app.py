@@ -238,7 +238,7 @@ class _Timers:
 
 @asynccontextmanager
 async def running(
-    app: App, *, host: str, port: int, worker: bool = True, web_server: bool = True, chat: bool = True
+    app: App, *, host: str, port: int, worker: bool = True, web_server: bool = True, chat: bool = False
 ) -> AsyncIterator[Running]:
     """Run the parts of the process until the block exits, then shut them down cleanly.
 

@@ -777,7 +777,7 @@ class TelegramBotApiStandIn(LoopbackServer):
         elif offset:
             self._updates = [update for update in self._updates if update["update_id"] >= offset]
         limit = min(max(int(params.get("limit") or 100), 1), 100)
-        deadline = asyncio.get_running_loop().time() + max(int(params.get("timeout") or 0), 0)
+        deadline = asyncio.get_running_loop().time() + max(float(params.get("timeout") or 0), 0.0)
         while True:
             ready = self._deliverable(limit)
             remaining = deadline - asyncio.get_running_loop().time()
