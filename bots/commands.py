@@ -354,4 +354,4 @@ async def revoke(ctx: Invocation, args: RevokeArgs) -> Reply:
 
 
 # The other command modules declare theirs on COMMANDS when imported; importing them here makes the table whole.
-from bots import commands_admin, commands_drops, commands_packs  # noqa: E402, F401
+from bots import commands_admin, commands_drops, commands_packs, commands_requests  # noqa: E402, F401

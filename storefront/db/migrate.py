@@ -23,6 +23,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "storefront.db.delivery_tables",
     "entitlements.asset_tables",
     "drops.tables",
+    "entitlements.request_tables",
 )
 
 

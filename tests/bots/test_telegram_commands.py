@@ -43,8 +43,21 @@ async def test_command_menus_show_fan_commands_to_all_and_admin_commands_to_admi
     admin = [c.command for c in await bot.get_my_commands(scope=BotCommandScopeChat(ADMIN_TELEGRAM))]
     fan_commands = ["start", "tiers", "subscribe", "me", "manage", "link"]
     shop_commands = ["claim", "waitlist", "notify", "packs", "license"]
-    assert everyone == [*fan_commands, *shop_commands]
-    assert admin == [*fan_commands, "members", "grant", "revoke", "pack", "churn", "drop", *shop_commands]
+    request_commands = ["request", "myrequests"]
+    creator_requests = ["requests", "request_accept", "request_start", "request_decline", "request_deliver"]
+    assert everyone == [*fan_commands, *shop_commands, *request_commands]
+    assert admin == [
+        *fan_commands,
+        "members",
+        "grant",
+        "revoke",
+        "pack",
+        "churn",
+        "drop",
+        *shop_commands,
+        *request_commands,
+        *creator_requests,
+    ]
 
 
 async def test_subscribe_answers_with_a_stripe_checkout_link_for_that_person(
