@@ -80,13 +80,25 @@ async def test_rate_limited_listing_stops_and_changes_nothing(app: App, stripe_a
     assert (await member_state(app, "telegram:9003"))["granted_tier"] == "fan"
 
 
-async def test_failure_on_a_later_page_changes_nothing(app: App, stripe_api, events):
+async def test_failure_on_a_later_page_changes_nothing(app: App, stripe_api, events, monkeypatch):
     for n in range(1, 151):
         stripe_api.put_subscription(_sub(events, n))
-    stripe_api.rate_limit = 1  # the second page is refused within the same second, and so are its retries
+    gateway = StripeGateway("sk_test_r", api_base=stripe_api.base_url, max_attempts=2, sleep=_no_wait)
+    subscriptions = gateway._client.v1.subscriptions
+    list_page = subscriptions.list_async
+    pages = 0
 
+    async def second_page_fails(*args, **kwargs):
+        nonlocal pages
+        pages += 1
+        if pages == 2:  # the first page came back fine; Stripe fails for the second and its retry
+            stripe_api.fail_next(2, status=503)
+        return await list_page(*args, **kwargs)
+
+    monkeypatch.setattr(subscriptions, "list_async", second_page_fails)
     with pytest.raises(StripeUnavailable):
-        await _reconcile(app, stripe_api, max_attempts=2)
+        await reconcile(db=app.db, clock=app.clock, stripe=gateway, memberships=app.memberships)
+    assert pages == 3  # page 1, page 2, page 2 retried
     assert await member_state(app, "telegram:9001") is None
 
 
