@@ -20,9 +20,9 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def process(
-    args: list[str], port: int, env: dict[str, str] | None = None
+    args: list[str], port: int | None, env: dict[str, str] | None = None
 ) -> AsyncIterator[asyncio.subprocess.Process]:
-    """Start `python <args>` and wait until GET /healthz answers 200 on `port`."""
+    """Start `python <args>` and wait until GET /healthz answers 200 on `port` (no port: until it says running)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         *args,
@@ -30,24 +30,51 @@ async def process(
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
+    drain: asyncio.Task[None] | None = None
     try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(600):
-                if proc.returncode is not None:
-                    raise RuntimeError((await proc.stderr.read()).decode() if proc.stderr else "exited")
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.02)
-            else:
-                raise RuntimeError("server did not start")
+        if port is None:
+            await _said_running(proc)
+        else:
+            await _answers_healthz(proc, port)
+        assert proc.stderr is not None
+        drain = asyncio.create_task(_discard(proc.stderr))  # a full pipe would block the server mid-run
         yield proc
     finally:
+        if drain is not None:
+            drain.cancel()
         if proc.returncode is None:
             proc.terminate()
             try:
                 await asyncio.wait_for(proc.wait(), 20)
             except TimeoutError:
                 proc.kill()
+
+
+async def _answers_healthz(proc: asyncio.subprocess.Process, port: int) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(600):
+            if proc.returncode is not None:
+                raise RuntimeError((await proc.stderr.read()).decode() if proc.stderr else "exited")
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.02)
+    raise RuntimeError("server did not start")
+
+
+async def _discard(stream: asyncio.StreamReader) -> None:
+    while await stream.read(65536):
+        pass
+
+
+async def _said_running(proc: asyncio.subprocess.Process) -> None:
+    """Wait for the `storefront (...) running` line a process without a web server prints when it is up."""
+    assert proc.stderr is not None
+    said: list[str] = []
+    while line := await asyncio.wait_for(proc.stderr.readline(), 60):
+        said.append(line.decode())
+        if " running" in said[-1]:
+            return
+    raise RuntimeError("".join(said) or "exited")

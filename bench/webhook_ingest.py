@@ -91,7 +91,9 @@ async def run(count: int = 10_000, database_url: str | None = None) -> list[Figu
             "STRIPE_API_KEY": "",
         }
         port = free_port()
-        async with process(["-m", "storefront", "run", "--port", str(port), "--role", "all"], port, env):
+        # The deployment README describes: a web process answers Stripe, a worker process applies the events.
+        web_role = ["-m", "storefront", "run", "--port", str(port), "--role", "web"]
+        async with process(web_role, port, env), process(["-m", "storefront", "run", "--role", "worker"], None, env):
             started = time.perf_counter()
             ack_seconds, latencies, failures = await blast(f"http://127.0.0.1:{port}/stripe/webhook", bodies)
             db = Database(db_url)

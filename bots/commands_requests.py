@@ -2,6 +2,13 @@
 
 Importing this module declares them on `bots.commands.COMMANDS`. Handlers parse, call `RequestService`, render;
 every refusal (no quota in the tier, quota used, wrong status) is a typed domain error whose text is the one line.
+
+The brief is one line on both platforms: what to make, then optional parts after `|`::
+
+    /request the fox print in blue | format: PNG 4000px | by: 12 Dec | ref: 12
+
+`ref:` names a file number from /packs; a file attached to the command (a Telegram document with the command
+as its caption, a Discord file option) is the reference instead.
 """
 
 from __future__ import annotations
@@ -10,26 +17,74 @@ from typing import TYPE_CHECKING
 
 from bots.command_table import Args, Invocation, NoArgs, arg
 from bots.commands import COMMANDS
+from bots.commands_admin import MAX_UPLOAD_BYTES
 from bots.permissions import Audience
-from bots.rendering import Reply, day
-from entitlements.requests import Brief, CustomRequest, RequestService
+from bots.rendering import Button, Reply, day, file_size, minute, money
+from bots.uploads import Upload, UploadSlots
+from entitlements.request_files import RequestFile
+from entitlements.requests import BadBrief, Brief, CustomRequest, RequestService
 
 if TYPE_CHECKING:
     from bots.services import BotServices
 
-__all__ = ["request_service"]
+__all__ = ["BRIEF_HELP", "DELIVERY_FILE_SLOTS", "parse_brief", "request_service"]
 
 _ID = {"ge": 1, "le": 2_147_483_647}
+# File options of /request_deliver on Discord; Telegram takes one document per command; the CLI takes up to
+# entitlements.request_files.MAX_DELIVERY_FILES.
+DELIVERY_FILE_SLOTS = 5
+BRIEF_HELP = (
+    "Write what you would like made, then any of these after a |:",
+    "/request the fox print in blue | format: PNG 4000px | by: 12 Dec | ref: 12",
+    "format: the file type or size; by: when you would like it; ref: a file number from /packs.",
+    "Or attach a reference file: send it as a document with the caption /request ... (Telegram), "
+    "or use the file option (Discord).",
+)
+_PART_KEYS = {"format": "format", "by": "deadline", "deadline": "deadline", "ref": "ref", "reference": "ref"}
 
 
 def request_service(services: BotServices) -> RequestService:
-    """The app's RequestService if the services carry one, else one over the same database, clock and catalog."""
+    """The app's RequestService if the services carry one, else one over the same database, clock and catalog
+    (without paid extras or files)."""
     found = getattr(services, "requests", None)
     return found if isinstance(found, RequestService) else RequestService(services.db, services.clock, services.catalog)
 
 
+def parse_brief(text: str) -> Brief:
+    """`WHAT | format: ... | by: ... | ref: N` as a Brief; a part without a known `key:` stays in the brief."""
+    what, *parts = text.split("|")
+    kept = [what]
+    found: dict[str, str] = {}
+    for part in parts:
+        key, colon, value = part.partition(":")
+        name = _PART_KEYS.get(key.strip().lower()) if colon else None
+        if name is None:
+            kept.append(part)
+            continue
+        if name in found:
+            raise BadBrief(f"{key.strip()}: is given twice; give each part once.")
+        found[name] = value.strip()
+    reference = None
+    if "ref" in found:
+        number = found["ref"].removeprefix("#").strip()
+        if not number.isdigit() or int(number) < 1 or len(number) > 9:
+            raise BadBrief("ref: takes a file number from /packs (e.g. ref: 12), or attach the file instead.")
+        reference = int(number)
+    return Brief(
+        what="|".join(kept).strip(),
+        format=found.get("format"),
+        deadline_wish=found.get("deadline"),
+        reference_asset_id=reference,
+    )
+
+
 class RequestArgs(Args):
-    what: str = arg(help="what you would like made: subject, format, when you need it", rest=True, max_length=2000)
+    what: str | None = arg(
+        None,
+        help="what to make; then | format: ... | by: ... | ref: FILE (send /request alone for help)",
+        rest=True,
+        max_length=2600,
+    )
 
 
 class RequestIdArgs(Args):
@@ -43,33 +98,96 @@ class DeclineArgs(Args):
 
 class DeliverArgs(Args):
     request_id: int = arg(help="the request number /requests shows", metavar="ID", **_ID)
-    note: str = arg(help="what was delivered and where to find it", rest=True, min_length=1, max_length=2000)
+    note: str = arg(help="a note for the member (attach the files)", rest=True, min_length=1, max_length=2000)
 
 
 def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _status(request: CustomRequest) -> str:
+    return request.status.value.replace("_", " ")
+
+
 def _queue_line(request: CustomRequest, now_overdue: bool) -> str:
     flag = "OVERDUE " if now_overdue else ""
-    status = request.status.value.replace("_", " ")
+    paid = " | paid extra" if request.paid_extra else ""
+    ref = f" | ref file {request.brief.reference_asset_id}" if request.brief.reference_asset_id else ""
     return (
-        f"{flag}#{request.id} {_short(request.brief.what)} | {status} | {request.identity} ({request.tier}) "
-        f"| asked {day(request.created_at)}, due {day(request.due_at)}"
+        f"{flag}#{request.id} {_short(request.brief.what)} | {_status(request)} | {request.identity} ({request.tier})"
+        f"{paid}{ref} | asked {day(request.created_at)}, due {day(request.due_at)}"
     )
 
 
-@COMMANDS.command("request", "Ask the creator for a custom variation (tiers with custom requests)", args=RequestArgs)
+def _brief_lines(brief: Brief) -> list[str]:
+    lines = [f"Brief: {_short(brief.what, 200)}"]
+    if brief.format:
+        lines.append(f"Format: {brief.format}")
+    if brief.deadline_wish:
+        lines.append(f"Wished by: {brief.deadline_wish}")
+    if brief.reference_asset_id:
+        lines.append(f"Reference: file {brief.reference_asset_id}")
+    return lines
+
+
+def _too_big(upload: Upload, size: int) -> str:
+    return f"{upload.name} is {file_size(size)}, more than chat bots can take ({file_size(MAX_UPLOAD_BYTES)})."
+
+
+async def _read(uploads: tuple[Upload, ...]) -> list[RequestFile] | str:
+    """The attached files, or the one line saying which is too big."""
+    for upload in uploads:
+        if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
+            return _too_big(upload, upload.size)
+    files = []
+    for upload in uploads:
+        data = await upload.read()
+        if len(data) > MAX_UPLOAD_BYTES:
+            return _too_big(upload, len(data))
+        files.append(RequestFile(upload.name, data, upload.content_type))
+    return files
+
+
+@COMMANDS.command(
+    "request",
+    "Ask for a custom variation: WHAT | format: ... | by: ... | ref: FILE",
+    args=RequestArgs,
+    uploads=UploadSlots(1, "a reference file for the brief (optional)"),
+)
 async def request(ctx: Invocation, args: RequestArgs) -> Reply:
+    if not args.what:
+        return Reply.text(*BRIEF_HELP, title="Custom requests")
+    brief = parse_brief(args.what)
+    reference = None
+    if ctx.uploads:
+        files = await _read(ctx.uploads[:1])
+        if isinstance(files, str):
+            return Reply.problem(files)
+        [reference] = files
+        if brief.reference_asset_id is not None:
+            return Reply.problem("Give either ref: or an attached file as the reference, not both.")
     service = request_service(ctx.services)
-    opened = await service.submit(ctx.caller.identity, Brief(what=args.what))
-    ctx.services.outbox_written()
-    used, quota = await service.quota_left(ctx.caller.identity)
+    sent = await service.submit(ctx.caller.identity, brief, reference=reference)
+    opened = sent.request
+    if sent.checkout is None:
+        ctx.services.outbox_written()
+        return Reply.text(
+            *_brief_lines(opened.brief),
+            f"Target date: {day(opened.due_at)}. I will message you at each step.",
+            f"Requests used this month: {sent.used} of {sent.quota}.",
+            title=f"Request #{opened.id} sent",
+        )
+    checkout = sent.checkout
+    requests = "request" if sent.quota == 1 else "requests"
     return Reply.text(
-        f"Brief: {_short(opened.brief.what, 200)}",
-        f"Target date: {day(opened.due_at)}. I will message you at each step.",
-        f"Requests used this month: {used} of {quota}.",
-        title=f"Request #{opened.id} sent",
+        f"You have used your {sent.quota} custom {requests} for this month; the quota resets on "
+        f"{day(sent.resets_at)} (00:00 UTC).",
+        f"Or pay {money(checkout.amount_minor, checkout.currency)} for one extra request now: it joins the queue "
+        "as soon as Stripe confirms the payment, and does not use your quota.",
+        *_brief_lines(opened.brief),
+        f"The payment page works until {minute(checkout.pay_before)}.",
+        title=f"Request #{opened.id} waits for payment",
+        buttons=((Button("Pay on Stripe", url=checkout.url),),),
     )
 
 
@@ -78,7 +196,7 @@ async def my_requests(ctx: Invocation, args: NoArgs) -> Reply:
     service = request_service(ctx.services)
     found = await service.mine(ctx.caller.identity)
     used, quota = await service.quota_left(ctx.caller.identity)
-    lines = [f"#{r.id} {_short(r.brief.what)} | {r.status.value.replace('_', ' ')}" for r in found[:20]]
+    lines = [f"#{r.id} {_short(r.brief.what)} | {_status(r)}" for r in found[:20]]
     lines.append(f"Used this month: {used} of {quota}." if quota else "Your tier has no custom requests.")
     return Reply.text(*(lines or ["No requests yet."]), title="Your custom requests")
 
@@ -120,15 +238,29 @@ async def request_start(ctx: Invocation, args: RequestIdArgs) -> Reply:
 async def request_decline(ctx: Invocation, args: DeclineArgs) -> Reply:
     done = await request_service(ctx.services).decline(args.request_id, args.reason, by=ctx.caller.identity)
     ctx.services.outbox_written()
-    return Reply.text(
-        "The member was told why; it does not count against their monthly quota.", title=f"Request #{done.id} declined"
-    )
+    if done.paid_extra:
+        told = "The member was told why. It was a paid extra request: refund its payment in Stripe."
+    else:
+        told = "The member was told why; it does not count against their monthly quota."
+    return Reply.text(told, title=f"Request #{done.id} declined")
 
 
 @COMMANDS.command(
-    "request_deliver", "Mark a custom request delivered, with a note", args=DeliverArgs, audience=Audience.CREATOR
+    "request_deliver",
+    "Deliver a custom request: a note, and the files attached (licensed to the member)",
+    args=DeliverArgs,
+    audience=Audience.CREATOR,
+    uploads=UploadSlots(DELIVERY_FILE_SLOTS, "a file for the member (commercial license)"),
 )
 async def request_deliver(ctx: Invocation, args: DeliverArgs) -> Reply:
-    done = await request_service(ctx.services).deliver(args.request_id, args.note, by=ctx.caller.identity)
+    files = await _read(ctx.uploads)
+    if isinstance(files, str):
+        return Reply.problem(f"{files} Deliver it with: storefront requests deliver {args.request_id} FILE...")
+    service = request_service(ctx.services)
+    done = await service.deliver(args.request_id, args.note, by=ctx.caller.identity, files=files)
     ctx.services.outbox_written()
-    return Reply.text("The member got your note.", title=f"Request #{done.id} delivered")
+    if files:
+        lines = [f"The member got your note and {len(files)} file{'s' if len(files) != 1 else ''} to download."]
+    else:
+        lines = ["The member got your note (no files attached)."]
+    return Reply.text(*lines, title=f"Request #{done.id} delivered")

@@ -12,6 +12,7 @@ from entitlements import MembershipService
 from entitlements.license_purchases import LicenseSales
 from entitlements.licenses import LicenseCatalog
 from entitlements.packs import PackService
+from entitlements.requests import RequestService
 from storefront.catalog import Catalog
 from storefront.checkout import CheckoutService
 from storefront.churn import ChurnReports
@@ -41,6 +42,7 @@ class BotServices:
     license_sales: LicenseSales
     churn_reports: ChurnReports
     drops: DropService | None = None
+    requests: RequestService | None = None
     # Called after a command queued outbox rows (a comp, a link), so delivery need not wait for its next poll.
     outbox_written: Callable[[], None] = field(default=_nothing)
 
@@ -58,6 +60,7 @@ class BotServices:
             license_sales=app.license_sales,
             churn_reports=app.churn_reports,
             drops=app.drops,
+            requests=app.requests,
         )
 
     def choices(self, source: str) -> list[tuple[str, str]]:

@@ -9,8 +9,6 @@ is released at the hold's expiry and the session is expired at Stripe when the g
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -29,6 +27,7 @@ from storefront.db import Database
 from storefront.errors import StripeUnavailable
 from storefront.members import find_member
 from storefront.outbox import OutboxKind, enqueue
+from storefront.stripe_gateway import idempotency_key
 
 __all__ = ["CheckoutApi", "CheckoutLinks", "ExpiresCheckoutSessions", "checkout_expiry"]
 
@@ -56,12 +55,6 @@ class ExpiresCheckoutSessions(Protocol):
 def checkout_expiry(hold_expires_at: datetime, now: datetime) -> datetime:
     """When the Checkout session of a hold expires at Stripe: the hold's end, but never under Stripe's floor."""
     return min(max(hold_expires_at, now + STRIPE_MIN_LIFETIME), now + STRIPE_MAX_LIFETIME)
-
-
-def _key(prefix: str, params: dict[str, Any]) -> str:
-    """An idempotency key that changes whenever the request does (Stripe refuses a reused key with new params)."""
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-    return f"{prefix}-{digest}"
 
 
 class CheckoutLinks:
@@ -123,7 +116,7 @@ class CheckoutLinks:
         }
         async with self._pace:
             session = await stripe.create_checkout_session(
-                params, idempotency_key=_key(f"drop-checkout-{hold.id}", params)
+                params, idempotency_key=idempotency_key(f"drop-checkout-{hold.id}", params)
             )
         async with self._db.write() as conn:
             await conn.execute(
@@ -155,7 +148,7 @@ class CheckoutLinks:
             stripe = self._require_stripe()
             product_params = {"name": drop.title, "metadata": {"kind": "drop", "drop_id": str(drop.id)}}
             product_id = drop.stripe_product_id or await stripe.create_product(
-                product_params, idempotency_key=_key(f"drop-product-{drop.id}", product_params)
+                product_params, idempotency_key=idempotency_key(f"drop-product-{drop.id}", product_params)
             )
             price_params = {
                 "product": product_id,
@@ -164,7 +157,7 @@ class CheckoutLinks:
                 "metadata": {"kind": "drop", "drop_id": str(drop.id)},
             }
             price_id = await stripe.create_price(
-                price_params, idempotency_key=_key(f"drop-price-{drop.id}", price_params)
+                price_params, idempotency_key=idempotency_key(f"drop-price-{drop.id}", price_params)
             )
             async with self._db.write() as conn:
                 await conn.execute(

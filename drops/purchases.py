@@ -26,6 +26,7 @@ from drops.tables import drop_holds, drop_payment_issues, drop_sales
 from drops.waitlist import offer_free_units
 from storefront.outbox import OutboxKind, enqueue
 from storefront.stripe_gateway import StripeGateway
+from webhooks.purchases import paid_by
 from webhooks.stripe_payloads import ChargePayload, CheckoutSessionPayload, DisputePayload
 
 __all__ = ["DropPurchases"]
@@ -142,9 +143,7 @@ class DropPurchases:
     async def refunded(self, conn: AsyncConnection, charge: ChargePayload, now: datetime) -> bool:
         if not charge.payment_intent:
             return False
-        sale = (
-            await conn.execute(sa.select(drop_sales).where(drop_sales.c.payment_intent == charge.payment_intent))
-        ).first()
+        sale = await paid_by(conn, drop_sales, charge.payment_intent)
         if sale is None:
             return await self._resolve_issues_of(conn, charge.payment_intent, now)
         fully = charge.refunded or charge.amount_refunded >= charge.amount
@@ -184,19 +183,12 @@ class DropPurchases:
         return result.rowcount > 0
 
     async def disputed(self, conn: AsyncConnection, dispute: DisputePayload, now: datetime) -> bool:
+        # The dispute handler fills in the payment intent from the charge when Stripe left it out.
         payment_intent = dispute.payment_intent
-        if payment_intent is None and self._stripe is not None:
-            payment_intent = ChargePayload.model_validate(
-                await self._stripe.retrieve_charge(dispute.charge)
-            ).payment_intent
         if payment_intent is None:
             return False
-        sale = (await conn.execute(sa.select(drop_sales).where(drop_sales.c.payment_intent == payment_intent))).first()
-        flagged = (
-            await conn.execute(
-                sa.select(drop_payment_issues).where(drop_payment_issues.c.payment_intent == payment_intent)
-            )
-        ).first()
+        sale = await paid_by(conn, drop_sales, payment_intent)
+        flagged = await paid_by(conn, drop_payment_issues, payment_intent)
         if sale is None and flagged is None:
             return False
         source = sale if sale is not None else flagged

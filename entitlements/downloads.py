@@ -11,15 +11,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from entitlements.asset_tables import assets, download_quota_usage, license_entitlements, license_purchases
@@ -27,7 +30,7 @@ from entitlements.certificates import CERTIFICATE_FORMAT, LicenseSigner, write_s
 from entitlements.licenses import KIND_RANK, LicenseCatalog
 from storefront.catalog import Catalog
 from storefront.clock import Clock
-from storefront.db import Database, GroupCommitter, insert_ignore
+from storefront.db import BatchWriter, Database, Outcome
 from storefront.db.tables import members, subscriptions
 from storefront.errors import ConfigError, StorefrontError
 
@@ -50,6 +53,8 @@ __all__ = [
     "next_period_start",
     "quota_period",
 ]
+
+log = logging.getLogger(__name__)
 
 _VERSION = "v1"
 _TOKEN = re.compile(
@@ -190,30 +195,44 @@ def next_period_start(now: datetime) -> datetime:
     return datetime(year, month, 1, tzinfo=UTC)
 
 
-async def _consume_quota(conn: AsyncConnection, member_id: int, limit: int, now: datetime) -> int:
-    """Count one download against the month's quota (atomically); the downloads left afterwards."""
-    period = quota_period(now)
-    await insert_ignore(
-        conn, download_quota_usage, {"member_id": member_id, "period": period, "used": 0}, ["member_id", "period"]
+async def _lock_quota_rows(conn: AsyncConnection, member_ids: list[int], period: str) -> dict[int, int]:
+    """This month's downloads so far per member, with the rows locked until commit (PostgreSQL; SQLite has one
+    writer anyway): a member's downloads decided by two processes at once are counted one after the other."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    await conn.execute(
+        dialect.insert(download_quota_usage).on_conflict_do_nothing(index_elements=["member_id", "period"]),
+        [{"member_id": member_id, "period": period, "used": 0} for member_id in member_ids],
     )
-    where = (download_quota_usage.c.member_id == member_id, download_quota_usage.c.period == period)
-    counted = await conn.execute(
-        sa.update(download_quota_usage)
-        .where(*where, download_quota_usage.c.used < limit)
-        .values(used=download_quota_usage.c.used + 1)
+    rows = await conn.execute(
+        sa.select(download_quota_usage.c.member_id, download_quota_usage.c.used)
+        .where(download_quota_usage.c.member_id.in_(member_ids), download_quota_usage.c.period == period)
+        .order_by(download_quota_usage.c.member_id)
+        .with_for_update()
     )
-    if counted.rowcount != 1:
-        raise QuotaExhausted(limit, next_period_start(now))
-    used = await conn.scalar(sa.select(download_quota_usage.c.used).where(*where))
-    return limit - (used or 0)
+    return {member_id: used for member_id, used in rows}
+
+
+async def _save_quota_use(conn: AsyncConnection, used: dict[int, int], period: str) -> None:
+    if used:
+        await conn.execute(
+            sa.update(download_quota_usage)
+            .where(
+                download_quota_usage.c.member_id == sa.bindparam("member"),
+                download_quota_usage.c.period == sa.bindparam("month"),
+            )
+            .values(used=sa.bindparam("count")),
+            [{"member": member_id, "month": period, "count": count} for member_id, count in used.items()],
+        )
 
 
 # The gateway ------------------------------------------------------------------------------------------------
 
 
 class PackAccess(Protocol):
-    async def may_download(self, conn: AsyncConnection, member_id: int, pack_id: int | None, now: datetime) -> bool:
-        """Whether the member's membership has unlocked the pack (current, delivered or by tenure)."""
+    async def unlocked_packs(
+        self, conn: AsyncConnection, member_ids: Collection[int], now: datetime
+    ) -> dict[int, dict[int, str]]:
+        """Per member, the packs their membership has unlocked (current, delivered or by tenure)."""
         ...
 
 
@@ -242,6 +261,18 @@ class Download:
     downloads_left: int | None  # of this month's quota; None for purchased licenses
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What a batch of downloads needs from the database, read with a few statements for the whole batch."""
+
+    assets: dict[int, Any]
+    tiers: dict[int, str | None]
+    purchases: dict[tuple[int, int, str], list[Any]]  # (member, asset, kind) -> paid purchases, newest first
+    unlocked: dict[int, dict[int, str]]
+    had_membership: set[int]
+    recorded: dict[str, Any]  # token nonce -> the license entitlement already recorded for it
+
+
 class DownloadGateway:
     def __init__(
         self,
@@ -257,7 +288,7 @@ class DownloadGateway:
         new_license_id: Callable[[], str] = lambda: f"lic_{secrets.token_hex(10)}",
     ) -> None:
         self._db = db
-        self._writer = GroupCommitter(db)
+        self._writer: BatchWriter[DownloadToken] = BatchWriter(db, self._write_batch)
         self._clock = clock
         self._tokens = tokens
         self._catalog = catalog
@@ -271,98 +302,156 @@ class DownloadGateway:
         await self._writer.close()
 
     async def redeem(self, text: str) -> Download:
-        """Check everything, then record the license entitlement and its certificate; raises DownloadRefused."""
-        now = self._clock.now()
-        token = self._tokens.read(text, now)
+        """Check everything, then record the license entitlement and its certificate; raises DownloadRefused.
+
+        Downloads arriving together are decided and recorded together: one transaction, a few statements.
+        """
+        token = self._tokens.read(text, self._clock.now())
         if token.license_kind not in self._licenses.licenses:
             raise BadToken()
-        return await self._writer.run(lambda conn: self._record(conn, token, now))
+        return await self._writer.submit(token)
 
-    async def _record(self, conn: AsyncConnection, token: DownloadToken, now: datetime) -> Download:
-        """Decide and record one download; runs in its own savepoint of a commit shared by concurrent downloads."""
-        asset = (await conn.execute(sa.select(assets).where(assets.c.id == token.asset_id))).first()
+    async def _write_batch(self, tokens: list[DownloadToken]) -> list[Outcome]:
+        try:
+            return await self._decide_in_transaction(tokens)
+        except Exception:
+            if len(tokens) == 1:
+                raise
+            log.exception("deciding %d downloads together failed; deciding them one by one", len(tokens))
+        outcomes: list[Outcome] = []
+        for token in tokens:
+            try:
+                outcomes.extend(await self._decide_in_transaction([token]))
+            except Exception as error:
+                outcomes.append((None, error))
+        return outcomes
+
+    async def _decide_in_transaction(self, tokens: list[DownloadToken]) -> list[Outcome]:
+        now = self._clock.now()
+        period = quota_period(now)
+        async with self._db.write(urgent=True) as conn:
+            used = await _lock_quota_rows(conn, sorted({token.member_id for token in tokens}), period)
+            facts = await self._facts(conn, tokens, now)
+            counted: dict[int, int] = {}
+            new_records: list[dict[str, Any]] = []
+            outcomes: list[Outcome] = []
+            for token in tokens:
+                try:
+                    outcomes.append((self._decide(token, facts, used, counted, new_records, now), None))
+                except DownloadRefused as refusal:
+                    outcomes.append((None, refusal))
+            await _save_quota_use(conn, counted, period)
+            if new_records:
+                await conn.execute(sa.insert(license_entitlements), new_records)
+        return outcomes
+
+    async def _facts(self, conn: AsyncConnection, tokens: list[DownloadToken], now: datetime) -> _Facts:
+        member_ids = sorted({token.member_id for token in tokens})
+        asset_ids = sorted({token.asset_id for token in tokens})
+        found_assets = {row.id: row for row in await conn.execute(sa.select(assets).where(assets.c.id.in_(asset_ids)))}
+        tier_rows = await conn.execute(
+            sa.select(members.c.id, members.c.granted_tier).where(members.c.id.in_(member_ids))
+        )
+        tiers = {member_id: granted for member_id, granted in tier_rows}
+        purchases: dict[tuple[int, int, str], list[Any]] = {}
+        rows = await conn.execute(
+            sa.select(license_purchases)
+            .where(
+                license_purchases.c.member_id.in_(member_ids),
+                license_purchases.c.asset_id.in_(asset_ids),
+                license_purchases.c.paid_at.is_not(None),
+            )
+            .order_by(license_purchases.c.paid_at.desc())
+        )
+        for row in rows:
+            purchases.setdefault((row.member_id, row.asset_id, row.license_kind), []).append(row)
+        with_tier = [member_id for member_id in member_ids if tiers.get(member_id)]
+        without_tier = [member_id for member_id in member_ids if not tiers.get(member_id)]
+        had_membership = (
+            set(
+                await conn.scalars(
+                    sa.select(subscriptions.c.member_id).where(subscriptions.c.member_id.in_(without_tier)).distinct()
+                )
+            )
+            if without_tier
+            else set()
+        )
+        recorded = {
+            row.token_id: row
+            for row in await conn.execute(
+                sa.select(license_entitlements).where(
+                    license_entitlements.c.token_id.in_(sorted({token.nonce for token in tokens}))
+                )
+            )
+        }
+        unlocked = await self._pack_access.unlocked_packs(conn, with_tier, now) if with_tier else {}
+        return _Facts(found_assets, tiers, purchases, unlocked, had_membership, recorded)
+
+    def _decide(
+        self,
+        token: DownloadToken,
+        facts: _Facts,
+        used: dict[int, int],
+        counted: dict[int, int],
+        new_records: list[dict[str, Any]],
+        now: datetime,
+    ) -> Download:
+        """One download of the batch: refused (raises), a repeat of a recorded one, or a new record to insert."""
+        asset = facts.assets.get(token.asset_id)
         if asset is None:
             raise AssetGone(token.asset_id)
-        grant = await self._grant(conn, token, asset.pack_id, now)
-        existing = (
-            await conn.execute(sa.select(license_entitlements).where(license_entitlements.c.token_id == token.nonce))
-        ).first()
-        if existing is not None:
-            return _download(asset, existing.id, existing.certificate, token, grant, False, None)
+        grant = self._grant(token, asset.pack_id, facts, now)
+        earlier = facts.recorded.get(token.nonce)
+        if earlier is not None:
+            return _download(asset, earlier.id, earlier.certificate, token, grant, False, None)
+        left = None
+        if grant.quota is not None:
+            so_far = used.get(token.member_id, 0)
+            if so_far >= grant.quota:
+                raise QuotaExhausted(grant.quota, next_period_start(now))
+            used[token.member_id] = counted[token.member_id] = so_far + 1
+            left = grant.quota - so_far - 1
         license_id = self._new_license_id()
-        certificate = self._signer.sign(self._certificate(license_id, token, asset, grant, now))
-        recorded = await insert_ignore(
-            conn,
-            license_entitlements,
-            {
-                "id": license_id,
-                "token_id": token.nonce,
-                "member_id": token.member_id,
-                "asset_id": asset.id,
-                "sha256": asset.sha256,
-                "license_kind": token.license_kind,
-                "terms_version": self._licenses.license(token.license_kind).terms_sha256,
-                "source": grant.source,
-                "source_ref": grant.ref,
-                "purchase_id": grant.purchase_id,
-                "granted_at": now,
-                "valid_until": grant.valid_until,
-                "certificate": certificate.decode(),
-            },
-            ["token_id"],
-        )
-        if not recorded:  # the same link, redeemed by a concurrent request a moment ago
-            row = (
-                await conn.execute(
-                    sa.select(license_entitlements).where(license_entitlements.c.token_id == token.nonce)
-                )
-            ).one()
-            return _download(asset, row.id, row.certificate, token, grant, False, None)
-        left = await _consume_quota(conn, token.member_id, grant.quota, now) if grant.quota is not None else None
-        return _download(asset, license_id, certificate.decode(), token, grant, True, left)
+        certificate = self._signer.sign(self._certificate(license_id, token, asset, grant, now)).decode()
+        record = {
+            "id": license_id,
+            "token_id": token.nonce,
+            "member_id": token.member_id,
+            "asset_id": asset.id,
+            "sha256": asset.sha256,
+            "license_kind": token.license_kind,
+            "terms_version": self._licenses.license(token.license_kind).terms_sha256,
+            "source": grant.source,
+            "source_ref": grant.ref,
+            "purchase_id": grant.purchase_id,
+            "granted_at": now,
+            "valid_until": grant.valid_until,
+            "certificate": certificate,
+        }
+        new_records.append(record)
+        facts.recorded[token.nonce] = SimpleNamespace(**record)  # the same link twice in one batch is one download
+        return _download(asset, license_id, certificate, token, grant, True, left)
 
-    async def _grant(self, conn: AsyncConnection, token: DownloadToken, pack_id: int | None, now: datetime) -> _Grant:
-        purchases = await self._purchases(conn, token)
+    def _grant(self, token: DownloadToken, pack_id: int | None, facts: _Facts, now: datetime) -> _Grant:
+        purchases = facts.purchases.get((token.member_id, token.asset_id, token.license_kind), [])
         for row in purchases:
             if row.revoked_at is None and (row.valid_until is None or row.valid_until > now):
                 return _Grant("purchase", str(row.id), purchase_id=row.id, valid_until=row.valid_until)
         try:
-            return await self._tier_grant(conn, token, pack_id, now)
+            return self._tier_grant(token, pack_id, facts)
         except DownloadRefused:
             revoked = next((row for row in purchases if row.revoked_at is not None), None)
             if revoked is not None:
                 raise LicenseRevoked(revoked.revoked_reason or "revoked") from None
             raise
 
-    async def _purchases(self, conn: AsyncConnection, token: DownloadToken) -> list[Any]:
-        """The member's paid purchases of this license for this asset, newest first."""
-        return list(
-            await conn.execute(
-                sa.select(license_purchases)
-                .where(
-                    license_purchases.c.member_id == token.member_id,
-                    license_purchases.c.asset_id == token.asset_id,
-                    license_purchases.c.license_kind == token.license_kind,
-                    license_purchases.c.paid_at.is_not(None),
-                )
-                .order_by(license_purchases.c.paid_at.desc())
-            )
-        )
-
-    async def _tier_grant(
-        self, conn: AsyncConnection, token: DownloadToken, pack_id: int | None, now: datetime
-    ) -> _Grant:
+    def _tier_grant(self, token: DownloadToken, pack_id: int | None, facts: _Facts) -> _Grant:
         terms = self._licenses.license(token.license_kind)
         if token.license_kind == "exclusive":
             raise NotEntitled("The exclusive license for this file is not yours (or its period has ended).")
-        granted = await conn.scalar(sa.select(members.c.granted_tier).where(members.c.id == token.member_id))
+        granted = facts.tiers.get(token.member_id)
         if granted is None:
-            had_membership = await conn.scalar(
-                sa.select(sa.func.count())
-                .select_from(subscriptions)
-                .where(subscriptions.c.member_id == token.member_id)
-            )
-            if had_membership:
+            if token.member_id in facts.had_membership:
                 raise MembershipEnded()
             raise NotEntitled("This file comes with a membership: subscribe with /subscribe, then send /packs.")
         tier = self._catalog.tiers.get(granted)
@@ -373,7 +462,7 @@ class DownloadGateway:
                 f"Your {tier.name} membership does not include the {terms.name} license. "
                 "Send /packs for links under your license, or buy this one with /license buy."
             )
-        if not await self._pack_access.may_download(conn, token.member_id, pack_id, now):
+        if pack_id is None or pack_id not in facts.unlocked.get(token.member_id, {}):
             raise NotEntitled("This file is in a pack your membership has not unlocked (yet).")
         return _Grant("tier", tier.key, quota=tier.grants.monthly_downloads)
 

@@ -16,16 +16,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from entitlements import payment_reversals
 from entitlements.asset_tables import assets, license_entitlements, license_purchases
 from entitlements.downloads import DownloadLinks
 from entitlements.licenses import ExclusiveTaken, LicenseCatalog, LicenseNotForSale, release_exclusive, take_exclusive
+from entitlements.payment_reversals import ReversedOnRefundOrDispute
 from storefront.clock import Clock
 from storefront.db import Database
 from storefront.errors import StorefrontError
 from storefront.members import ensure_member, parse_identity
 from storefront.outbox import OutboxKind, enqueue
 from storefront.stripe_gateway import StripeGateway
-from webhooks.stripe_payloads import ChargePayload, CheckoutSessionPayload, DisputePayload
+from webhooks.purchases import checkout_lifetime, payment_checkout_params
+from webhooks.stripe_payloads import CheckoutSessionPayload
 
 __all__ = [
     "AlreadyLicensed",
@@ -47,8 +50,9 @@ class PurchaseStatus:
     EXPIRED = "expired"
     FAILED = "failed"
     CONFLICT = "conflict"  # paid, but someone else held the exclusive license: needs a refund
-    REFUNDED = "refunded"
-    DISPUTED = "disputed"
+    REFUNDED = payment_reversals.REFUNDED
+    DISPUTED = payment_reversals.DISPUTED
+    GRANTED = "granted"  # came with a delivered custom request: held like a paid one, nothing was paid
 
 
 class UnknownAsset(StorefrontError):
@@ -82,8 +86,10 @@ class LicenseCheckout:
     pay_before: datetime
 
 
-class LicenseSales:
+class LicenseSales(ReversedOnRefundOrDispute):
     """Sells licenses and is the `PurchaseKind` for them: `app.purchases.register("license", sales)`."""
+
+    _paid_rows = license_purchases
 
     def __init__(
         self,
@@ -102,8 +108,7 @@ class LicenseSales:
         self._licenses = licenses
         self._links = links
         self._base = public_base_url.rstrip("/")
-        # Stripe accepts a Checkout lifetime between 30 minutes and 24 hours.
-        self._checkout_lifetime = timedelta(minutes=min(max(checkout_minutes, 31), 24 * 60 - 1))
+        self._checkout_lifetime = checkout_lifetime(checkout_minutes)
 
     async def start_checkout(self, identity: str, asset_id: int, kind: str) -> LicenseCheckout:
         """A Checkout link for the `kind` license on file `asset_id`; nothing is granted until Stripe says paid."""
@@ -132,7 +137,8 @@ class LicenseSales:
                 )
             ).all()
             for row in earlier:
-                if row.status == PurchaseStatus.PAID and (row.valid_until is None or row.valid_until > now):
+                held = row.status in (PurchaseStatus.PAID, PurchaseStatus.GRANTED)
+                if held and (row.valid_until is None or row.valid_until > now):
                     raise AlreadyLicensed(asset.title, terms.name)
             for row in earlier:
                 open_checkout = row.status == PurchaseStatus.PENDING and row.checkout_url and row.reserved_until
@@ -204,23 +210,14 @@ class LicenseSales:
                 },
                 "quantity": 1,
             }
-        metadata = {
-            "kind": "license",
-            "purchase": str(purchase_id),
-            "member": identity,
-            "asset": str(asset.id),
-            "license_kind": kind,
-        }
-        return {
-            "mode": "payment",
-            "line_items": [line_item],
-            "client_reference_id": identity,
-            "metadata": metadata,
-            "payment_intent_data": {"metadata": metadata},
-            "expires_at": int(pay_before.timestamp()),
-            "success_url": f"{self._base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
-            "cancel_url": f"{self._base}/checkout/cancel",
-        }
+        return payment_checkout_params(
+            "license",
+            {"purchase": str(purchase_id), "member": identity, "asset": str(asset.id), "license_kind": kind},
+            line_item=line_item,
+            identity=identity,
+            expires_at=pay_before,
+            public_base_url=self._base,
+        )
 
     @staticmethod
     async def _set(conn: AsyncConnection, purchase_id: int, **values: Any) -> None:
@@ -301,34 +298,8 @@ class LicenseSales:
         await self._set(conn, purchase.id, status=PurchaseStatus.EXPIRED, updated_at=now)
         await release_exclusive(conn, asset_id=purchase.asset_id, purchase_id=purchase.id)
 
-    async def refunded(self, conn: AsyncConnection, charge: ChargePayload, now: datetime) -> bool:
-        purchase = await self._purchase_of_payment(conn, charge.payment_intent)
-        if purchase is None:
-            return False
-        if charge.refunded:  # a partial refund (a goodwill discount) keeps the license
-            await self._revoke(conn, purchase, PurchaseStatus.REFUNDED, now)
-        return True
-
-    async def disputed(self, conn: AsyncConnection, dispute: DisputePayload, now: datetime) -> bool:
-        payment_intent = dispute.payment_intent
-        if payment_intent is None and self._stripe is not None:
-            payment_intent = ChargePayload.model_validate(
-                await self._stripe.retrieve_charge(dispute.charge)
-            ).payment_intent
-        purchase = await self._purchase_of_payment(conn, payment_intent)
-        if purchase is None:
-            return False
-        await self._revoke(conn, purchase, PurchaseStatus.DISPUTED, now)
-        return True
-
-    async def _purchase_of_payment(self, conn: AsyncConnection, payment_intent: str | None) -> Any:
-        if not payment_intent:
-            return None
-        return (
-            await conn.execute(sa.select(license_purchases).where(license_purchases.c.payment_intent == payment_intent))
-        ).first()
-
-    async def _revoke(self, conn: AsyncConnection, purchase: Any, reason: str, now: datetime) -> None:
+    async def _reverse(self, conn: AsyncConnection, purchase: Any, reason: str, now: datetime) -> None:
+        """Money taken back: revoke the license and what was issued under it, free an exclusive."""
         if purchase.revoked_at is not None:
             return
         await self._set(conn, purchase.id, status=reason, revoked_at=now, revoked_reason=reason, updated_at=now)

@@ -13,7 +13,7 @@ import logging
 import mimetypes
 import re
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,7 +27,7 @@ from entitlements.downloads import DownloadLinks, quota_period
 from entitlements.licenses import LicenseCatalog
 from entitlements.membership import ObservationKind
 from entitlements.memberships import AccessChange
-from storefront.blobs import BlobMetadata, BlobStore, safe_filename
+from storefront.blobs import BlobMetadata, BlobStore, StoredBlob, safe_filename
 from storefront.catalog import Catalog, Tier
 from storefront.clock import Clock
 from storefront.db import Database, insert_ignore
@@ -53,6 +53,7 @@ __all__ = [
     "PackService",
     "PackSummary",
     "UnknownPack",
+    "asset_row",
     "month_of",
     "parse_month",
     "read_pack_dir",
@@ -191,6 +192,32 @@ def read_pack_dir(directory: Path) -> tuple[str | None, list[PackFile]]:
 
 
 # What callers get back --------------------------------------------------------------------------------------
+
+
+def asset_row(
+    blob: StoredBlob,
+    *,
+    pack_id: int | None,
+    filename: str,
+    now: datetime,
+    created_on: datetime | None = None,
+    notes: str | None = None,
+) -> dict[str, Any]:
+    """The `assets` row of a stored file (`pack_id=None`: outside any pack); created_on and notes default to
+    what the blob's metadata says."""
+    return {
+        "pack_id": pack_id,
+        "filename": filename,
+        "blob_key": blob.key,
+        "sha256": blob.sha256,
+        "size": blob.size,
+        "content_type": blob.content_type,
+        "title": blob.metadata.title,
+        "tags": list(blob.metadata.tags),
+        "created_on": created_on or blob.metadata.created_at,
+        "notes": blob.metadata.notes if notes is None else notes,
+        "added_at": now,
+    }
 
 
 @dataclass(frozen=True)
@@ -361,21 +388,7 @@ class PackService:
             if current != blob.sha256:
                 raise AssetConflict(month, filename)
             return
-        await conn.execute(
-            sa.insert(assets).values(
-                pack_id=pack_id,
-                filename=filename,
-                blob_key=blob.key,
-                sha256=blob.sha256,
-                size=blob.size,
-                content_type=blob.content_type,
-                title=blob.metadata.title,
-                tags=list(blob.metadata.tags),
-                created_on=blob.metadata.created_at,
-                notes=blob.metadata.notes,
-                added_at=now,
-            )
-        )
+        await conn.execute(sa.insert(assets).values(asset_row(blob, pack_id=pack_id, filename=filename, now=now)))
 
     async def add_pack_dir(
         self, month: str, directory: Path, *, title: str | None = None, deliver_at: datetime | None = None
@@ -603,50 +616,62 @@ class PackService:
 
     # Access -----------------------------------------------------------------------------------------------
 
-    async def may_download(self, conn: AsyncConnection, member_id: int, pack_id: int | None, now: datetime) -> bool:
-        """PackAccess for the download gateway."""
-        return pack_id is not None and pack_id in await self._unlocked(conn, member_id, now)
-
-    async def _unlocked(self, conn: AsyncConnection, member_id: int, now: datetime) -> dict[int, str]:
-        """The released packs this member may download, each with why: current, delivered or tenure."""
+    async def unlocked_packs(
+        self, conn: AsyncConnection, member_ids: Collection[int], now: datetime
+    ) -> dict[int, dict[int, str]]:
+        """PackAccess for the download gateway: per member, the released packs they may download, each with why
+        (current, delivered or tenure). A few statements however many members are asked about."""
         released = (
             await conn.execute(
                 sa.select(packs.c.id, packs.c.month).where(packs.c.deliver_at <= now).order_by(packs.c.month.desc())
             )
         ).all()
-        delivered = set(
-            await conn.scalars(sa.select(pack_deliveries.c.pack_id).where(pack_deliveries.c.member_id == member_id))
+        delivered: dict[int, set[int]] = {member_id: set() for member_id in member_ids}
+        rows = await conn.execute(
+            sa.select(pack_deliveries.c.member_id, pack_deliveries.c.pack_id).where(
+                pack_deliveries.c.member_id.in_(member_ids)
+            )
         )
+        for member_id, pack_id in rows:
+            delivered[member_id].add(pack_id)
+        months_paid = await self._paid_months(conn, member_ids)
         current = month_of(now)
-        unlocked: dict[int, str] = {}
-        for pack in released:
-            if pack.id in delivered:
-                unlocked[pack.id] = "delivered"
-            elif pack.month >= current:
-                unlocked[pack.id] = "current"
-        back = [pack for pack in released if pack.id not in unlocked]
-        allowance = self._rules.back_packs_on_join + self._rules.back_packs_per_paid_month * await self.paid_months(
-            conn, member_id
-        )
-        for pack in back[:allowance]:
-            unlocked[pack.id] = "tenure"
-        return unlocked
+        found = {}
+        for member_id in member_ids:
+            unlocked: dict[int, str] = {}
+            for pack in released:
+                if pack.id in delivered[member_id]:
+                    unlocked[pack.id] = "delivered"
+                elif pack.month >= current:
+                    unlocked[pack.id] = "current"
+            back = [pack for pack in released if pack.id not in unlocked]
+            allowance = self._rules.back_packs_on_join + self._rules.back_packs_per_paid_month * months_paid[member_id]
+            for pack in back[:allowance]:
+                unlocked[pack.id] = "tenure"
+            found[member_id] = unlocked
+        return found
+
+    async def _unlocked(self, conn: AsyncConnection, member_id: int, now: datetime) -> dict[int, str]:
+        return (await self.unlocked_packs(conn, [member_id], now))[member_id]
 
     async def paid_months(self, conn: AsyncConnection, member_id: int) -> int:
         """Months of paid tenure: paid invoices with an amount (a year's invoice counts twelve); trials do not count."""
+        return (await self._paid_months(conn, [member_id]))[member_id]
+
+    async def _paid_months(self, conn: AsyncConnection, member_ids: Collection[int]) -> dict[int, int]:
         rows = await conn.execute(
-            sa.select(billing_events.c.data, subscriptions.c.interval)
+            sa.select(billing_events.c.member_id, billing_events.c.data, subscriptions.c.interval)
             .select_from(billing_events.join(subscriptions, subscriptions.c.id == billing_events.c.subscription_id))
             .where(
-                billing_events.c.member_id == member_id,
+                billing_events.c.member_id.in_(member_ids),
                 billing_events.c.kind == ObservationKind.PAYMENT_SUCCEEDED.value,
             )
         )
-        months: dict[str, int] = {}
-        for data, interval in rows:
+        months: dict[int, dict[str, int]] = {member_id: {} for member_id in member_ids}
+        for member_id, data, interval in rows:
             if (data or {}).get("amount") and data.get("invoice"):
-                months[data["invoice"]] = 12 if interval == "year" else 1
-        return sum(months.values())
+                months[member_id][data["invoice"]] = 12 if interval == "year" else 1
+        return {member_id: sum(invoices.values()) for member_id, invoices in months.items()}
 
     async def packs_for(self, identity: str) -> MemberPacks:
         """`/packs`: the member's packs and bought licenses, with fresh links; NoPackAccess if there are none."""

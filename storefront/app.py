@@ -19,6 +19,9 @@ from entitlements.downloads import DownloadGateway, DownloadLinks, TokenSigner, 
 from entitlements.license_purchases import LicenseSales
 from entitlements.licenses import LicenseCatalog, load_license_catalog
 from entitlements.packs import PackService
+from entitlements.request_files import RequestFiles
+from entitlements.request_payments import RequestPayments
+from entitlements.requests import RequestService
 from storefront.blobs import BlobStore, blob_store_from_settings
 from storefront.catalog import Catalog, load_catalog
 from storefront.churn import ChurnReports
@@ -70,6 +73,7 @@ class App:
         self.timer_setups: list[TimerSetup] = []  # each domain adds the timers it re-arms from the database
         self._wire_packs_and_licenses(licenses, blobs)
         self._wire_drops()
+        self._wire_requests()
         self.churn_reports = ChurnReports(self.db, self.catalog, self.clock, self.memberships.grace)
         self.inbox = Inbox(self.db, self.clock)
         self.worker = InboxWorker(
@@ -134,6 +138,32 @@ class App:
         self.drops = DropService(self.db, self.clock, self.catalog, stripe=self.stripe, options=options)
         self.purchases.register("drop", self.drops.purchases)
         self.timer_setups.append(DropTimers(self.drops, sweep_seconds=settings.drop_sweep_seconds))
+
+    def _wire_requests(self) -> None:
+        settings = self.settings
+        self.request_payments = RequestPayments(
+            db=self.db,
+            clock=self.clock,
+            catalog=self.catalog,
+            stripe=self.stripe,
+            public_base_url=settings.public_base_url,
+        )
+        files = RequestFiles(
+            blobs=self.blobs,
+            links=DownloadLinks(self.download_tokens, settings.public_base_url),
+            licenses=self.licenses,
+        )
+        # Overdue requests are flagged to every configured admin, on each platform (as delivery problems are).
+        admins = [f"telegram:{i}" for i in settings.admin_telegram_ids]
+        admins += [f"discord:{i}" for i in settings.admin_discord_ids]
+        self.requests = RequestService(
+            self.db, self.clock, self.catalog, payments=self.request_payments, files=files, alert_to=admins
+        )
+        self.purchases.register("request", self.request_payments)
+        self.timer_setups.append(self._request_timers)
+
+    async def _request_timers(self, scheduler: AsyncIOScheduler) -> None:
+        scheduler.add_job(self.requests.flag_overdue, "interval", minutes=10, id="request-overdue", max_instances=1)
 
     async def _pack_timers(self, scheduler: AsyncIOScheduler) -> None:
         scheduler.add_job(self.packs.run_due_fanouts, "interval", seconds=60, id="pack-fanout", max_instances=1)

@@ -30,6 +30,8 @@ class TierGrants(_Strict):
     monthly_downloads: int = Field(0, ge=0)
     license_kinds: tuple[LicenseKind, ...] = ("personal",)
     custom_requests_per_month: int = Field(0, ge=0)
+    request_turnaround_days: int = Field(7, ge=1, le=365)  # the target time of a custom request
+    extra_request_price: MinorUnits | None = None  # one paid request over the monthly quota; None = not sold
     drop_early_access_minutes: int = Field(0, ge=0)
 
 

@@ -17,6 +17,7 @@ import typer
 from typer.exceptions import TyperException
 
 from drops import countdown_text
+from entitlements.request_files import RequestFile
 from storefront.app import App, running
 from storefront.catalog import load_catalog
 from storefront.catalog_sync import sync_catalog
@@ -50,12 +51,14 @@ webhooks_cli = typer.Typer(help="The webhook inbox: list stored events, replay o
 outbox_cli = typer.Typer(help="Deliveries to Discord/Telegram: problems, and retrying held ones.", no_args_is_help=True)
 drops_cli = typer.Typer(help="Countdown drops and the payments admins must look at.", no_args_is_help=True)
 db_cli = typer.Typer(help="Back up the store or copy it to another database.", no_args_is_help=True)
+requests_cli = typer.Typer(help="Custom requests: the queue, and delivering files to a member.", no_args_is_help=True)
 cli.add_typer(catalog_cli, name="catalog")
 cli.add_typer(member_cli, name="member")
 cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(outbox_cli, name="outbox")
 cli.add_typer(drops_cli, name="drops")
+cli.add_typer(requests_cli, name="requests")
 cli.command("churn")(churn)
 cli.add_typer(pack_cli, name="pack")
 cli.add_typer(license_cli, name="license")
@@ -72,9 +75,11 @@ def _settings() -> Settings:
     return Settings()
 
 
-def _with_app(work: Callable[[App], Awaitable[T]], *, migrate: bool = True) -> T:
+def _with_app(
+    work: Callable[[App], Awaitable[T]], *, migrate: bool = True, factory: Callable[[], App] | None = None
+) -> T:
     async def go() -> T:
-        app = App(_settings())
+        app = factory() if factory is not None else App(_settings())
         try:
             if migrate:
                 await app.migrate()
@@ -272,6 +277,59 @@ def drops_resolve(issue_id: Annotated[int, typer.Argument(help="The issue number
     """Mark a payment issue as handled."""
     _with_app(lambda app: app.drops.resolve_issue(issue_id))
     typer.echo(f"issue #{issue_id} resolved")
+
+
+def _app_factory(ctx: typer.Context) -> Callable[[], App] | None:
+    """Tests hand an App factory in as the Typer context object; otherwise the App comes from the settings."""
+    return ctx.obj if callable(ctx.obj) else None
+
+
+@requests_cli.command("list")
+def requests_list(ctx: typer.Context) -> None:
+    """The open custom requests: overdue first, then oldest first."""
+
+    async def go(app: App) -> list[str]:
+        now = app.clock.now()
+        lines = []
+        for r in await app.requests.queue():
+            flag = "OVERDUE " if r.overdue(now) else ""
+            parts = [
+                f"{flag}#{r.id} [{r.status.value}] {r.identity} ({r.tier}{', paid extra' if r.paid_extra else ''})"
+            ]
+            parts.append(f"due {r.due_at:%Y-%m-%d %H:%M UTC}: {r.brief.what}")
+            parts += [f"format: {r.brief.format}"] if r.brief.format else []
+            parts += [f"by: {r.brief.deadline_wish}"] if r.brief.deadline_wish else []
+            parts += [f"ref: file {r.brief.reference_asset_id}"] if r.brief.reference_asset_id else []
+            lines.append(" | ".join(parts))
+        return lines or ["no open requests"]
+
+    for line in _with_app(go, factory=_app_factory(ctx)):
+        typer.echo(line)
+
+
+@requests_cli.command("deliver")
+def requests_deliver(
+    ctx: typer.Context,
+    request_id: Annotated[int, typer.Argument(help="The request number from `requests list`.")],
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files for the member (each licensed to them, commercial).", exists=True, dir_okay=False),
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="What the member reads with the files.")] = "",
+) -> None:
+    """Deliver a request: store the files, license them to the member and send them the download links."""
+    if not note.strip():
+        raise typer.BadParameter("give the member a note with --note TEXT", param_hint="--note")
+
+    async def go(app: App) -> list[str]:
+        chosen = [RequestFile(path.name, path) for path in files or []]
+        done = await app.requests.deliver(request_id, note, by="cli", files=chosen)
+        assets = ", ".join(str(asset_id) for asset_id in await app.requests.delivered_files(done.id))
+        sent = f"{len(chosen)} files (file numbers {assets})" if chosen else "a note, no files"
+        return [f"request #{done.id} delivered to {done.identity}: {sent}; the member was told"]
+
+    for line in _with_app(go, factory=_app_factory(ctx)):
+        typer.echo(line)
 
 
 @cli.command("reconcile")

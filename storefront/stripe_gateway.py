@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -13,12 +15,17 @@ from aiolimiter import AsyncLimiter
 
 from storefront.errors import StripeUnavailable
 
-__all__ = ["StripeGateway"]
+__all__ = ["StripeGateway", "idempotency_key"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _RETRYABLE = (stripe.RateLimitError, stripe.APIConnectionError)
+
+
+def idempotency_key(prefix: str, params: dict[str, Any]) -> str:
+    """An idempotency key that changes whenever the request does (Stripe refuses a reused key with new params)."""
+    return f"{prefix}-{hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]}"
 
 
 def _retryable(error: stripe.StripeError) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import time
@@ -153,3 +154,22 @@ async def test_people_returning_from_checkout_land_on_a_page(server: Running, pa
     async with aiohttp.ClientSession() as session, session.get(f"{server.url}{path}?session_id=cs_1") as response:
         assert response.status == 200
         assert words in await response.text()
+
+
+async def test_concurrent_deliveries_of_one_event_store_it_once_and_say_which_was_first(
+    app: App, webhook: WebhookSender, events: StripeEvents
+):
+    """Stripe retries while the first delivery is in flight; both answers arrive from one shared commit."""
+    lifecycle = [step.event for step in full_lifecycle(events)]
+    replies = await asyncio.gather(*(webhook.send(event) for event in lifecycle + lifecycle + lifecycle))
+    assert {reply.status for reply in replies} == {200}
+    firsts = [reply.body["duplicate"] is False for reply in replies]
+    assert sum(firsts) == len(lifecycle)  # each event acknowledged as new exactly once
+    assert await inbox_count(app) == len(lifecycle)
+
+
+async def test_signed_event_whose_object_is_not_an_object_is_rejected(app: App, webhook: WebhookSender):
+    body = json.dumps({"id": "evt_1", "type": "customer.subscription.updated", "created": 1, "data": {"object": 7}})
+    reply = await webhook.send(body=body)
+    assert reply.status == 400
+    await assert_nothing_changed(app)

@@ -7,13 +7,12 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storefront.clock import Clock, utc_from_timestamp
-from storefront.db import Database, GroupCommitter, insert_ignore
+from storefront.db import Database, RowInserter
 from storefront.db.tables import webhook_events
 from storefront.errors import NotFound
-from webhooks.stripe_payloads import StripeEvent
+from webhooks.stripe_payloads import StripeEvent, StripeEventHeader
 
 __all__ = ["Inbox", "InboxEntry", "InboxStatus"]
 
@@ -40,32 +39,25 @@ class Inbox:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
-        self._writer = GroupCommitter(db)
+        self._writer = RowInserter(db, webhook_events, key="id")
 
-    async def store(self, event: StripeEvent, body: str) -> bool:
+    async def store(self, event: StripeEvent | StripeEventHeader, body: str) -> bool:
         """Store the event as it arrived; False if it was already stored (a duplicate delivery).
 
-        Returns only once the row is committed; concurrent deliveries share one commit.
+        Returns only once the row is committed; concurrent deliveries share one INSERT and one commit.
         """
         now = self._clock.now()
-
-        async def insert(conn: AsyncConnection) -> bool:
-            return await insert_ignore(
-                conn,
-                webhook_events,
-                {
-                    "id": event.id,
-                    "type": event.type,
-                    "created": utc_from_timestamp(event.created),
-                    "received_at": now,
-                    "payload": body,
-                    "status": InboxStatus.PENDING.value,
-                    "next_attempt_at": now,
-                },
-                ["id"],
-            )
-
-        return await self._writer.run(insert)
+        return await self._writer.insert(
+            {
+                "id": event.id,
+                "type": event.type,
+                "created": utc_from_timestamp(event.created),
+                "received_at": now,
+                "payload": body,
+                "status": InboxStatus.PENDING.value,
+                "next_attempt_at": now,
+            }
+        )
 
     async def close(self) -> None:
         await self._writer.close()

@@ -192,11 +192,16 @@ class MembershipEventHandlers:
 
     async def dispute_created(self, conn: AsyncConnection, event: StripeEvent, now: datetime) -> Outcome:
         dispute = DisputePayload.model_validate(event.object)
+        charge: ChargePayload | None = None
+        if dispute.payment_intent is None and self.stripe is not None:
+            # Some disputes name only the charge: ask Stripe once, so each kind of purchase can match the intent.
+            charge = ChargePayload.model_validate(await self.stripe.retrieve_charge(dispute.charge))
+            dispute = dispute.model_copy(update={"payment_intent": charge.payment_intent})
         if await self.purchases.disputed(conn, dispute, now):
             return Outcome.PROCESSED
         if self.stripe is None:
             raise RuntimeError("a dispute needs the Stripe API to find the disputed charge's customer")
-        charge = ChargePayload.model_validate(await self.stripe.retrieve_charge(dispute.charge))
+        charge = charge or ChargePayload.model_validate(await self.stripe.retrieve_charge(dispute.charge))
         if charge.customer is None:
             return Outcome.IGNORED
         member_id = await self.memberships.revoke_customer_memberships(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import stripe
 
 from storefront.errors import StorefrontError
-from webhooks.stripe_payloads import StripeEvent
+from webhooks.stripe_payloads import StripeEventHeader
 
 __all__ = ["BadWebhook", "WebhookVerifier"]
 
@@ -26,7 +24,7 @@ class WebhookVerifier:
     def __repr__(self) -> str:
         return "WebhookVerifier(secret=***)"
 
-    def verify(self, body: bytes, signature_header: str | None) -> StripeEvent:
+    def verify(self, body: bytes, signature_header: str | None) -> StripeEventHeader:
         """The event in `body` if the header signs it with our secret within the tolerance; else BadWebhook."""
         if not signature_header:
             raise BadWebhook("missing Stripe-Signature header")
@@ -39,6 +37,6 @@ class WebhookVerifier:
         except stripe.SignatureVerificationError as error:
             raise BadWebhook(f"signature rejected: {error.user_message or error}") from None
         try:
-            return StripeEvent.model_validate(json.loads(text))
+            return StripeEventHeader.model_validate_json(text)
         except ValueError as error:
             raise BadWebhook(f"body is not a Stripe event: {str(error).splitlines()[0]}") from None

@@ -12,6 +12,7 @@ __all__ = [
     "DisputePayload",
     "InvoicePayload",
     "StripeEvent",
+    "StripeEventHeader",
     "SubscriptionPayload",
 ]
 
@@ -37,6 +38,27 @@ class StripeEvent(_Wire):
         if not isinstance(obj, dict):
             raise ValueError(f"event {self.id} has no data.object")
         return obj
+
+
+class _ObjectHeader(_Wire):
+    object: str | None = None  # Stripe's name of the object's type
+
+
+class _EventDataHeader(_Wire):
+    object: _ObjectHeader
+
+
+class StripeEventHeader(_Wire):
+    """What storing an event needs: id, type, time, and that `data.object` is an object.
+
+    Parsing only this is about three times cheaper than building the whole payload; the worker reads the
+    rest from the stored body when it processes the event.
+    """
+
+    id: str = Field(min_length=1, max_length=128)
+    type: str = Field(min_length=1, max_length=128)
+    created: int
+    data: _EventDataHeader
 
 
 class _Recurring(_Wire):

@@ -77,12 +77,15 @@ def telegram_rate_limiter(
 ) -> AIORateLimiter:
     """PTB's limiter tuned to stay under the limits in ANY sliding window, not only in aligned ones.
 
-    aiolimiter's bucket admits `max_rate` at once plus a refill over the period, so `AsyncLimiter(N, 1)` lets
-    about 2N through in some second; `max_rate=1` with the period for N - 1 keeps every window at N or below.
+    aiolimiter's `AsyncLimiter(k, period)` is a bucket of `k` that refills at `k / period` a second, so it admits
+    up to `k + k / period` in some second (`AsyncLimiter(N, 1)`: 2N). A burst allowance of `k` with a refill of
+    `N - k` a second therefore never exceeds N in any window, and the small burst lets the pace catch up after
+    the event loop wakes it late, which a bucket of one would lose for good.
     """
+    burst = max(1, messages_per_second // 30)
     return MessageRateLimiter(
-        overall_max_rate=1,
-        overall_time_period=1 / max(1, messages_per_second - 1),
+        overall_max_rate=burst,
+        overall_time_period=burst / max(1, messages_per_second - burst),
         group_max_rate=1,
         group_time_period=60 / max(1, group_messages_per_minute - 1),
         max_retries=max_retries,

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cachetools import TLRUCache
+
 from storefront.blobs._base import (
     BlobMetadata,
     BlobNotFound,
@@ -64,6 +66,12 @@ class S3BlobStore:
                 connect_timeout=5,
                 read_timeout=60,
             ),
+        )
+        # A presigned link names no member, so one link serves everyone who downloads the same file in the first
+        # fifth of its life: each answer still has at least 80% of `expires_in` left, and a burst of downloads
+        # of one file costs one signature instead of one each.
+        self._presigned: TLRUCache[tuple[str, str, str, int], str] = TLRUCache(
+            maxsize=4096, ttu=lambda cache_key, _url, now: now + cache_key[3] / 5
         )
 
     def __repr__(self) -> str:
@@ -141,6 +149,9 @@ class S3BlobStore:
         return await asyncio.to_thread(answer["Body"].read)
 
     async def delivery(self, key: str, *, filename: str, content_type: str, expires_in: int) -> Delivery:
+        cache_key = (key, filename, content_type, expires_in)
+        if (url := self._presigned.get(cache_key)) is not None:
+            return PresignedRedirect(url=url, expires_in=expires_in)
         url = await self._call(
             "sign a download link",
             "generate_presigned_url",
@@ -153,4 +164,5 @@ class S3BlobStore:
             },
             ExpiresIn=expires_in,
         )
+        self._presigned[cache_key] = url
         return PresignedRedirect(url=url, expires_in=expires_in)

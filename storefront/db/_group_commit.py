@@ -4,40 +4,54 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storefront.db._database import Database
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 log = logging.getLogger(__name__)
 
 Operation = Callable[[AsyncConnection], Awaitable[Any]]
 
 
-class GroupCommitter:
-    """Runs small independent writes submitted concurrently in one shared transaction (group commit).
+Outcome = tuple[Any, BaseException | None]
 
-    Each write runs in a savepoint of its own, so one failing write fails only its caller. A caller
-    returns only after the commit that holds its write, so "answered" still means "durable". With one
-    writer lock (SQLite) this turns N transactions per burst into one.
+
+class BatchWriter(Generic[Item]):
+    """Queues items submitted concurrently and hands whatever has queued to one write, one batch at a time.
+
+    `write_batch(items)` returns, per item, (result, None) or (None, the error its caller gets). A caller
+    returns only after the commit that holds its item, so "answered" still means "durable".
     """
 
-    def __init__(self, db: Database, max_batch: int = 500, *, urgent: bool = True) -> None:
+    def __init__(
+        self,
+        db: Database,
+        write_batch: Callable[[list[Item]], Awaitable[list[Outcome]]] | None = None,
+        *,
+        max_batch: int = 500,
+        urgent: bool = True,
+    ) -> None:
         self._db = db
+        self._write_batch = write_batch
         self._max_batch = max_batch
         self._urgent = urgent
-        self._queue: asyncio.Queue[tuple[Operation, asyncio.Future[Any]]] | None = None
+        self._queue: asyncio.Queue[tuple[Item, asyncio.Future[Any]]] | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def run(self, operation: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def submit(self, item: Item) -> Any:
+        """Queue `item`; its result once the batch holding it is committed (or its error)."""
         if self._task is None or self._task.done():
             self._queue = asyncio.Queue()
-            self._task = asyncio.create_task(self._write_batches(), name="group-commit-writer")
+            self._task = asyncio.create_task(self._write_batches(), name=f"{type(self).__name__}-writer")
         assert self._queue is not None
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((operation, future))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((item, future))
         return await future
 
     async def _write_batches(self) -> None:
@@ -46,28 +60,22 @@ class GroupCommitter:
             batch = [await self._queue.get()]
             while not self._queue.empty() and len(batch) < self._max_batch:
                 batch.append(self._queue.get_nowait())
-            await self._write(batch)
+            try:
+                outcomes = await self._write([item for item, _ in batch])
+            except Exception as error:
+                log.warning("batch of %d writes failed: %s", len(batch), error)
+                outcomes = [(None, error)] * len(batch)
+            for (_, future), (value, error) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if error is None:
+                    future.set_result(value)
+                else:
+                    future.set_exception(error)
 
-    async def _write(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
-        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        try:
-            async with self._db.write(urgent=self._urgent) as conn:
-                for operation, future in batch:
-                    try:
-                        async with conn.begin_nested():
-                            results.append((future, await operation(conn), None))
-                    except Exception as error:
-                        results.append((future, None, error))
-        except Exception as error:
-            log.warning("group commit of %d writes failed: %s", len(batch), error)
-            results = [(future, None, error) for _, future in batch]
-        for future, value, error in results:
-            if future.done():
-                continue
-            if error is None:
-                future.set_result(value)
-            else:
-                future.set_exception(error)
+    async def _write(self, items: list[Item]) -> list[Outcome]:
+        assert self._write_batch is not None, "pass write_batch or override _write"
+        return await self._write_batch(items)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -75,3 +83,88 @@ class GroupCommitter:
             with suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+class GroupCommitter(BatchWriter[Operation]):
+    """Runs small independent writes submitted concurrently in one shared transaction (group commit).
+
+    Each write runs in a savepoint of its own, so one failing write fails only its caller. With one
+    writer lock (SQLite) this turns N transactions per burst into one.
+    """
+
+    def __init__(self, db: Database, max_batch: int = 500, *, urgent: bool = True) -> None:
+        super().__init__(db, max_batch=max_batch, urgent=urgent)
+
+    async def run(self, operation: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        return await self.submit(operation)
+
+    async def _write(self, items: list[Operation]) -> list[Outcome]:
+        results: list[tuple[Any, BaseException | None]] = []
+        try:
+            async with self._db.write(urgent=self._urgent) as conn:
+                for operation in items:
+                    try:
+                        async with conn.begin_nested():
+                            results.append((await operation(conn), None))
+                    except Exception as error:
+                        results.append((None, error))
+        except Exception as error:
+            log.warning("group commit of %d writes failed: %s", len(items), error)
+            return [(None, error)] * len(items)
+        return results
+
+
+class RowInserter(BatchWriter[dict[str, Any]]):
+    """Inserts rows submitted concurrently with one INSERT ... ON CONFLICT DO NOTHING per batch.
+
+    For hot paths that only add rows (the webhook inbox): a batch costs one statement instead of three per
+    row. If that statement fails, the rows are retried one by one, so a bad row fails only its caller.
+    """
+
+    def __init__(self, db: Database, table: sa.Table, key: str, max_batch: int = 500) -> None:
+        super().__init__(db, max_batch=max_batch)
+        self._table = table
+        self._key = key
+
+    async def insert(self, row: dict[str, Any]) -> bool:
+        """Insert `row` unless a row with its key exists (or is queued before it); True when it was inserted."""
+        return await self.submit(row)
+
+    async def _write(self, items: list[dict[str, Any]]) -> list[Outcome]:
+        first_of_key: dict[Any, int] = {}
+        for index, row in enumerate(items):
+            first_of_key.setdefault(row[self._key], index)
+        unique = [items[index] for index in first_of_key.values()]
+        try:
+            async with self._db.write(urgent=True) as conn:
+                inserted = await self._insert(conn, unique)
+        except Exception as error:
+            if len(unique) == 1:
+                return [(None, error)] * len(items)
+            log.warning(
+                "batch insert of %d rows into %s failed (%s); retrying one by one", len(unique), self._table, error
+            )
+            return [
+                await self._write_one(row, index == first_of_key[row[self._key]]) for index, row in enumerate(items)
+            ]
+        return [
+            (row[self._key] in inserted and index == first_of_key[row[self._key]], None)
+            for index, row in enumerate(items)
+        ]
+
+    async def _write_one(self, row: dict[str, Any], first: bool) -> Outcome:
+        if not first:
+            return False, None
+        try:
+            async with self._db.write(urgent=True) as conn:
+                return row[self._key] in await self._insert(conn, [row]), None
+        except Exception as error:
+            return None, error
+
+    async def _insert(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[Any]:
+        """The keys of the rows that were new."""
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        key = self._table.c[self._key]
+        # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs from one cached compilation.
+        statement = dialect.insert(self._table).on_conflict_do_nothing(index_elements=[key]).returning(key)
+        return set((await conn.execute(statement, rows)).scalars())

@@ -15,7 +15,6 @@ import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -27,7 +26,7 @@ from storefront.members import find_member
 from storefront.standins.stripe_api import StripeStandIn
 from storefront.stripe_fixtures import load_fixture
 
-__all__ = ["packs_chapters", "png", "stock_license_prices"]
+__all__ = ["packs_chapters", "png", "stock_license_prices", "subscribe"]
 
 CREATOR = ("price_demo_creator_month", 2500)
 PERIOD_END = 1_792_000_000
@@ -76,12 +75,6 @@ def png(width: int, height: int, seed: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-def _local(world: DemoWorld, url: str) -> str:
-    """Links name the public address; the demo's server listens on a random local port."""
-    parts = urlsplit(url)
-    return f"{world.url}{parts.path}"
-
-
 async def _pack_message(world: DemoWorld, identity: str) -> dict[str, Any] | None:
     async with world.app.db.read() as conn:
         member_id = await find_member(conn, identity)
@@ -91,13 +84,14 @@ async def _pack_message(world: DemoWorld, identity: str) -> dict[str, Any] | Non
     return payload
 
 
-async def _subscribe(world: DemoWorld, identity: str, customer: str) -> None:
+async def subscribe(world: DemoWorld, identity: str, customer: str, price: tuple[str, int] = CREATOR) -> None:
+    """Stripe reports `identity` subscribed at `price` (price id, amount) until the demo's period end."""
     sub = world.events.subscription(
         sub_id=f"sub_{customer}",
         customer=customer,
         member=identity,
-        price_id=CREATOR[0],
-        unit_amount=CREATOR[1],
+        price_id=price[0],
+        unit_amount=price[1],
         current_period_end=PERIOD_END,
     )
     await world.deliver(world.events.event("customer.subscription.created", sub))
@@ -109,7 +103,7 @@ async def monthly_pack(world: DemoWorld) -> None:
     world.say(
         f"Packs 1. The creator adds the {month} pack from files on disk (storefront pack add DIR --month {month})"
     )
-    await _subscribe(world, DEE, DEE_CUSTOMER)
+    await subscribe(world, DEE, DEE_CUSTOMER)
     world.say(f"      Dee ({DEE}) subscribed to Creator a moment earlier")
     with tempfile.TemporaryDirectory(prefix="storefront-pack-") as folder:
         directory = Path(folder)
@@ -140,19 +134,13 @@ async def download_with_certificate(world: DemoWorld) -> None:
     world.say("Packs 2. Dee taps a button: the gateway checks the link and her membership, records the license")
     message = await _pack_message(world, DEE)
     assert message is not None
-    link = _local(world, message["buttons"][0]["url"])
-    async with world.http.get(link, allow_redirects=False) as response:
-        status, headers = response.status, response.headers
-        body = await response.read() if status == 200 else b""
-    if status == 302:
-        async with world.http.get(headers["Location"]) as stored:
-            body = await stored.read()
-    license_id = headers["X-License-Id"]
+    got = await world.download(message["buttons"][0]["url"])
+    license_id, certificate = got.license_id, got.certificate
+    assert certificate is not None
     world.say(
-        f"  -> GET /dl/... answered {status}; {len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()[:16]}..."
+        f"  -> GET /dl/... answered {got.status}; {len(got.body)} bytes, "
+        f"sha256 {hashlib.sha256(got.body).hexdigest()[:16]}..."
     )
-    async with world.http.get(f"{world.url}/license/{license_id}/certificate") as response:
-        certificate = await response.read()
     named = json.loads(certificate)["certificate"]
     world.say(
         f"      certificate {license_id}: {named['license']['name']} license, source {named['source']['type']}, "
@@ -179,7 +167,7 @@ async def ended_membership_is_refused(world: DemoWorld) -> None:
     await world.deliver(world.events.event("customer.subscription.deleted", sub))
     message = await _pack_message(world, DEE)
     assert message is not None
-    async with world.http.get(_local(world, message["buttons"][1]["url"]), allow_redirects=False) as response:
+    async with world.http.get(world.local(message["buttons"][1]["url"]), allow_redirects=False) as response:
         world.say(f"  -> GET /dl/... answered {response.status}: {_paragraph(await response.text())}")
 
 
@@ -226,7 +214,7 @@ async def exclusive_license(world: DemoWorld) -> None:
                 outbox.c.member_id == member_id, outbox.c.key.like("notify:license_granted:%")
             )
         )
-    async with world.http.get(_local(world, payload["buttons"][0]["url"]), allow_redirects=False) as response:
+    async with world.http.get(world.local(payload["buttons"][0]["url"]), allow_redirects=False) as response:
         license_id = response.headers.get("X-License-Id")
         world.say(f"  -> Eli downloads under the exclusive license: {response.status}, certificate {license_id}")
     charge = world.events.charge(

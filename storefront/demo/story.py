@@ -8,6 +8,7 @@ from storefront.demo.churn_story import churn_chapters
 from storefront.demo.drops_story import drops_chapters
 from storefront.demo.membership_story import membership_chapters
 from storefront.demo.packs_story import packs_chapters
+from storefront.demo.requests_story import requests_chapters
 from storefront.demo.world import DemoWorld, demo_world
 
 __all__ = ["play"]
@@ -19,7 +20,14 @@ def chapters() -> list[Chapter]:
     # The chat chapters drive the real bot libraries; storefront/ loads them only here, when the demo plays.
     from bots.demo_chapters import bots_chapters
 
-    return [*membership_chapters(), *bots_chapters(), *packs_chapters(), *drops_chapters(), *churn_chapters()]
+    return [
+        *membership_chapters(),
+        *bots_chapters(),
+        *packs_chapters(),
+        *drops_chapters(),
+        *churn_chapters(),
+        *requests_chapters(),  # last: its Brand member would change the churn chapter's figures
+    ]
 
 
 async def play(say: Callable[[str], None] = print) -> None:

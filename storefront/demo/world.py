@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -22,10 +23,20 @@ from storefront.member_report import member_report
 from storefront.standins.stripe_api import StripeStandIn
 from storefront.stripe_gateway import StripeGateway
 
-__all__ = ["DEMO_CATALOG", "DemoWorld", "demo_world"]
+__all__ = ["DEMO_CATALOG", "DemoDownload", "DemoWorld", "demo_world"]
 
 DEMO_CATALOG = Path(__file__).parent / "catalog.toml"
 _EVENTS_START = 1_790_000_000
+
+
+@dataclass(frozen=True)
+class DemoDownload:
+    """What a member gets from a download button: the gateway's answer, the file, its license certificate."""
+
+    status: int
+    body: bytes
+    license_id: str | None
+    certificate: bytes | None
 
 
 @dataclass
@@ -47,6 +58,25 @@ class DemoWorld:
             status = response.status
         await self.app.worker.drain()
         return status
+
+    def local(self, url: str) -> str:
+        """Links name the public address; the demo's server listens on a random local port."""
+        return self.url + urlsplit(url).path
+
+    async def download(self, url: str) -> DemoDownload:
+        """Tap a download button: the file (from the gateway, or where it redirects) and its certificate."""
+        async with self.http.get(self.local(url), allow_redirects=False) as response:
+            status, headers = response.status, response.headers
+            body = await response.read() if status == 200 else b""
+        if status == 302:
+            async with self.http.get(headers["Location"]) as stored:
+                body = await stored.read()
+        license_id = headers.get("X-License-Id")
+        certificate = None
+        if license_id:
+            async with self.http.get(f"{self.url}/license/{license_id}/certificate") as response:
+                certificate = await response.read()
+        return DemoDownload(status, body, license_id, certificate)
 
     async def show_member(self, identity: str) -> dict[str, Any]:
         report = await member_report(self.app, identity)

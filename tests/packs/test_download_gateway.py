@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import timedelta
@@ -88,6 +89,18 @@ async def test_presigned_url_lives_about_a_minute(http: aiohttp.ClientSession, f
     assert "attachment" in query["response-content-disposition"][0]
 
 
+async def test_a_burst_on_one_file_shares_one_signed_store_url_and_each_download_is_still_recorded(
+    packs_app: App, packs_server: Running, http: aiohttp.ClientSession, fan_link: str
+):
+    fresh = await packs_app.packs.packs_for("telegram:1001")
+    same_file = on_server(packs_server, fresh.packs[0].links[0].url)
+    other_file = on_server(packs_server, fresh.packs[0].links[1].url)
+    first, second, third = [await _get(http, link) for link in (fan_link, same_file, other_file)]
+    assert first[1]["Location"] == second[1]["Location"] != third[1]["Location"]
+    assert first[1]["X-License-Id"] != second[1]["X-License-Id"]
+    assert await recorded(packs_app) == {"entitlements": 3, "quota_used": 3}
+
+
 async def test_same_link_twice_is_one_download(packs_app: App, http: aiohttp.ClientSession, fan_link: str):
     first = await _get(http, fan_link)
     second = await _get(http, fan_link)
@@ -156,6 +169,27 @@ async def test_exhausted_quota_is_refused_with_when_it_resets(
     assert status == 429
     assert b"01 Oct 2026 00:00 UTC" in body
     assert int(headers["Retry-After"]) > 0
+    assert await recorded(packs_app) == {"entitlements": 3, "quota_used": 3}
+
+
+async def test_downloads_at_the_same_moment_never_exceed_the_quota_and_a_repeated_link_counts_once(
+    packs_app: App, packs_server: Running, http: aiohttp.ClientSession, fan_link: str
+):
+    message = await pack_message(packs_app, "telegram:1001")
+    fresh = await packs_app.packs.packs_for("telegram:1001")
+    links = [on_server(packs_server, button["url"]) for button in message["buttons"]]
+    links += [on_server(packs_server, link.url) for link in fresh.packs[0].links[:2]]
+    assert len(set(links)) == 5  # five different links, quota 3
+    requests = [links[0], links[0], links[0], *links[1:]]
+    answers = await asyncio.gather(*(_get(http, link) for link in requests))
+
+    license_by_link: dict[str, set[str]] = {}
+    for link, (status, headers, _) in zip(requests, answers, strict=True):
+        assert status in (302, 429)
+        license_by_link.setdefault(link, set()).add(headers.get("X-License-Id", "refused"))
+    assert all(len(ids) == 1 for ids in license_by_link.values())  # one link: one answer, however often it is used
+    granted = {ids.pop() for ids in license_by_link.values()} - {"refused"}
+    assert len(granted) == 3
     assert await recorded(packs_app) == {"entitlements": 3, "quota_used": 3}
 
 

@@ -19,7 +19,7 @@ from storefront.demo.stripe_events import StripeEvents
 from storefront.members import find_member
 from storefront.standins.stripe_api import StripeStandIn
 from tests.helpers import WebhookSender
-from tests.packs.builders import a_member, a_pack, on_server
+from tests.packs.builders import a_member, a_pack, download, report_paid, verdict
 
 ADA, BO = "telegram:1001", "discord:2002"
 
@@ -32,17 +32,7 @@ async def pay(
         s for s in stripe_api.created_checkout_sessions() if s["metadata"].get("purchase") == str(purchase_id)
     )
     intent = f"pi_license_{purchase_id}"
-    paid = events.checkout_session(
-        mode="payment",
-        client_reference_id=session["client_reference_id"],
-        customer=None,
-        payment_intent=intent,
-        amount_total=session["amount_total"],
-        metadata=session["metadata"],
-    )
-    paid["id"] = session["id"]
-    assert (await sender.send(events.event("checkout.session.completed", paid))).status == 200
-    await app.worker.drain()
+    await report_paid(app, sender, events, session, intent)
     return intent
 
 
@@ -55,16 +45,6 @@ async def notes(app: App, identity: str, template: str) -> list[dict[str, Any]]:
             )
         )
         return list(rows)
-
-
-async def download(http: aiohttp.ClientSession, server: Running, url: str) -> tuple[int, str | None]:
-    async with http.get(on_server(server, url), allow_redirects=False) as response:
-        return response.status, response.headers.get("X-License-Id")
-
-
-async def verdict(http: aiohttp.ClientSession, server: Running, license_id: str) -> str:
-    async with http.get(f"{server.url}/license/{license_id}") as response:
-        return (await response.json())["verdict"]
 
 
 async def test_license_buy_opens_a_one_time_checkout_and_grants_nothing_yet(packs_app: App, stripe_api: StripeStandIn):
@@ -101,7 +81,7 @@ async def test_paid_license_downloads_under_the_bought_license_even_without_a_me
 
     [granted] = await notes(packs_app, ADA, "license_granted")
     assert "Commercial use license" in granted["text"]
-    status, license_id = await download(http, packs_server, granted["buttons"][0]["url"])
+    status, license_id, _ = await download(http, packs_server, granted["buttons"][0]["url"])
     assert status == 302 and license_id
     async with http.get(f"{packs_server.url}/license/{license_id}/certificate") as response:
         certificate = json.loads(await response.read())["certificate"]
@@ -153,7 +133,7 @@ async def test_abandoned_exclusive_checkout_frees_the_asset(
     assert second.purchase_id != first.purchase_id
 
 
-@pytest.mark.parametrize("how", ["refund", "dispute"])
+@pytest.mark.parametrize("how", ["refund", "dispute", "dispute naming only the charge"])
 async def test_refund_or_dispute_revokes_the_license_and_verification_says_revoked(
     packs_app: App,
     sender: WebhookSender,
@@ -168,7 +148,7 @@ async def test_refund_or_dispute_revokes_the_license_and_verification_says_revok
     checkout = await packs_app.license_sales.start_checkout(ADA, asset.id, "exclusive")
     intent = await pay(packs_app, sender, events, stripe_api, checkout.purchase_id)
     [granted] = await notes(packs_app, ADA, "license_granted")
-    status, license_id = await download(http, packs_server, granted["buttons"][0]["url"])
+    status, license_id, _ = await download(http, packs_server, granted["buttons"][0]["url"])
     assert status == 302 and license_id
     assert await verdict(http, packs_server, license_id) == "VALID"
 
@@ -176,10 +156,14 @@ async def test_refund_or_dispute_revokes_the_license_and_verification_says_revok
         event = events.event(
             "charge.refunded", events.charge(customer=None, amount=50000, refunded_amount=50000, payment_intent=intent)
         )
-    else:
+    elif how == "dispute":
         event = events.event(
             "charge.dispute.created", events.dispute(charge_id="ch_disputed", amount=50000, payment_intent=intent)
         )
+    else:  # the storefront asks Stripe which payment the disputed charge belongs to
+        charge = events.charge(customer=None, amount=50000, payment_intent=intent)
+        stripe_api.put_charge(charge)
+        event = events.event("charge.dispute.created", events.dispute(charge_id=charge["id"], amount=50000))
     assert (await sender.send(event)).status == 200
     await packs_app.worker.drain()
 
@@ -205,7 +189,7 @@ async def test_partial_refund_keeps_the_license(
     await sender.send(events.event("charge.refunded", charge))
     await packs_app.worker.drain()
     [granted] = await notes(packs_app, ADA, "license_granted")
-    status, license_id = await download(http, packs_server, granted["buttons"][0]["url"])
+    status, license_id, _ = await download(http, packs_server, granted["buttons"][0]["url"])
     assert status == 302 and await verdict(http, packs_server, license_id or "") == "VALID"
 
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
 from storefront.app import App, Running
-from storefront.clock import ManualClock
 from storefront.demo.packs_story import packs_chapters
 from storefront.demo.stripe_events import StripeEvents
-from storefront.demo.world import DemoWorld
 from storefront.standins.stripe_api import StripeStandIn
-from tests.helpers import WEBHOOK_SECRET
+from tests.packs.builders import demo_story
 
 
 @pytest.fixture
@@ -20,19 +17,9 @@ def store_kind() -> str:
 
 
 async def test_demo_chapters_show_packs_downloads_and_licenses(
-    packs_app: App,
-    packs_server: Running,
-    clock: ManualClock,
-    stripe_api: StripeStandIn,
-    events: StripeEvents,
-    http: aiohttp.ClientSession,
+    packs_app: App, packs_server: Running, stripe_api: StripeStandIn, events: StripeEvents
 ):
-    lines: list[str] = []
-    assert packs_server.url is not None
-    world = DemoWorld(packs_app, packs_server.url, clock, stripe_api, events, http, lines.append, WEBHOOK_SECRET)
-    for chapter in packs_chapters():
-        await chapter(world)
-    story = "\n".join(lines)
+    story = await demo_story(packs_chapters(), packs_app, packs_server, stripe_api, events)
 
     assert "fan-out: 1 of 1 members with downloads sent the pack message" in story
     assert "running the fan-out again queues 0 more" in story

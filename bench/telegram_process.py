@@ -1,0 +1,60 @@
+"""The Bot API stand-in in a process of its own, as Telegram is: `python -m bench.telegram_process PORT RATE OUT`.
+
+It serves until SIGTERM, then writes what it saw to the JSON file OUT: successful sends per chat, 429 answers,
+and the peak overall rate in any one-second window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+
+from storefront.standins.telegram_bot_api import RateLimits, TelegramBotApiStandIn
+
+TOKEN = "7654321:AAH-bench-token"
+
+
+def summary(telegram: TelegramBotApiStandIn) -> dict[str, object]:
+    sends = telegram.calls_to("sendMessage", outcome="ok")
+    per_chat = Counter(call.chat_id for call in sends)
+    return {
+        "sent_per_chat": {str(chat): count for chat, count in per_chat.items()},
+        "too_many_requests": telegram.count("sendMessage", outcome="429"),
+        "peak_overall": telegram.max_rate_observed().overall if sends else 0,
+        # per chat: the most sends to one chat within any one second (the full per-chat scan is quadratic)
+        "busiest_chat_per_second": _busiest_chat([(call.at, call.chat_id) for call in sends]),
+    }
+
+
+def _busiest_chat(sends: list[tuple[float, object]]) -> int:
+    moments: dict[object, list[float]] = {}
+    for moment, chat in sends:
+        moments.setdefault(chat, []).append(moment)
+    busiest = 0
+    for times in moments.values():
+        times.sort()
+        start = 0
+        for end, moment in enumerate(times):
+            while moment - times[start] >= 1.0:
+                start += 1
+            busiest = max(busiest, end - start + 1)
+    return busiest
+
+
+async def main(port: int, rate: int, out: Path) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    limits = RateLimits(overall_per_second=rate, per_chat_per_second=1)
+    async with TelegramBotApiStandIn(TOKEN, limits=limits, port=port) as telegram:
+        print(f"Telegram stand-in running on {telegram.base_url}", file=sys.stderr, flush=True)
+        await stop.wait()
+    await asyncio.to_thread(out.write_text, json.dumps(summary(telegram)))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])))
