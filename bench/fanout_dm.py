@@ -20,12 +20,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from telegram.ext import ExtBot
-from telegram.request import HTTPXRequest
 
 from bench.report import Figure, print_case
 from bench.servers import free_port, process
 from bench.telegram_process import TOKEN
 from bots.delivery.telegram import TelegramDeliverer, telegram_rate_limiter
+from bots.telegram_http import AiohttpRequest
 from storefront.clock import SystemClock
 from storefront.db import Database
 from storefront.db.migrate import upgrade
@@ -66,7 +66,7 @@ async def _deliver(db: Database, base_url: str, rate: int, concurrency: int, sto
     bot = ExtBot(
         TOKEN,
         base_url=f"{base_url}/bot",
-        request=HTTPXRequest(connection_pool_size=concurrency),
+        request=AiohttpRequest(concurrency),
         rate_limiter=telegram_rate_limiter(rate),
     )
     async with bot:
@@ -116,12 +116,15 @@ async def run(
     per_chat = {chat: int(count) for chat, count in seen["sent_per_chat"].items()}
     duplicates = sum(n - 1 for n in per_chat.values() if n > 1)
     misses = fans - len(per_chat)
-    sustained = sum(per_chat.values()) / elapsed
+    end_to_end = sum(per_chat.values()) / elapsed
+    # Messages 2..n over the time from the first to the last, as Telegram would see them arrive.
+    sustained = (sum(per_chat.values()) - 1) / seen["sending_seconds"] if seen["sending_seconds"] else 0.0
     peak = seen["peak_overall"]
     title = f"Fan-out: {fans:,} DMs through the Bot API stand-in limited to {rate}/s"
     title += " (PostgreSQL)" if database_url else " (SQLite)"
     figures = [
         Figure("sustained rate", sustained, "msg/s", rate, ">= 0.95 x limit", sustained >= 0.95 * rate),
+        Figure("end to end, with start-up", end_to_end, "msg/s", rate),
         Figure("peak rate in any second", peak, "msg/s", rate, "<= limit", peak <= rate),
         Figure("duplicates", duplicates, "msgs", None, "0", duplicates == 0),
         Figure("misses", misses, "msgs", None, "0", misses == 0),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+import ssl
 
 from telegram import (
     BotCommand,
@@ -32,7 +32,6 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 
 from bots.command_table import CommandTable
 from bots.commands import COMMANDS
@@ -40,6 +39,7 @@ from bots.delivery.telegram import telegram_rate_limiter
 from bots.permissions import Audience, Caller, Platform
 from bots.rendering import BUTTON_PREFIX, Reply, telegram_html
 from bots.services import BotServices
+from bots.telegram_http import AiohttpRequest
 from bots.uploads import Upload
 from entitlements.access import decide_join_request, managed_telegram_chats
 
@@ -114,16 +114,15 @@ class TelegramAdapter:
         api_base_url: str | None = None,
         table: CommandTable = COMMANDS,
         rate_limiter: AIORateLimiter | None = None,
-        httpx_kwargs: dict[str, Any] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> TelegramAdapter:
-        """The adapter and its PTB Application; `httpx_kwargs` go to the HTTP client (proxy, shared SSL context)."""
+        """The adapter and its PTB Application, talking HTTP through aiohttp (`ssl_context`: e.g. a shared one)."""
         # One limiter for replies and deliveries: under 30 msg/s overall and 20/min per group in any sliding window.
         builder = Application.builder().token(token).rate_limiter(rate_limiter or telegram_rate_limiter())
         # Updates are independent (all state is in the database): one fan's Stripe call does not hold up the next.
         builder = builder.concurrent_updates(True)
-        if httpx_kwargs is not None:
-            builder = builder.request(HTTPXRequest(connection_pool_size=256, httpx_kwargs=httpx_kwargs))
-            builder = builder.get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs=httpx_kwargs))
+        builder = builder.request(AiohttpRequest(256, ssl_context=ssl_context))
+        builder = builder.get_updates_request(AiohttpRequest(1, ssl_context=ssl_context))
         if api_base_url:
             base_url, base_file_url = telegram_base_urls(api_base_url)
             builder = builder.base_url(base_url).base_file_url(base_file_url)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -186,6 +186,14 @@ class _Job:
     platform: str
     user_id: int
     records: list[_Record] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    rows: list[_Row]
+    closed: int  # rows closed outright by planning
+    jobs: list[_Job]
+    idle: list[int]  # rows with nothing runnable now
 
 
 @dataclass(frozen=True)
@@ -532,21 +540,55 @@ class OutboxDeliveryWorker:
             closed_by_planning = 0
             total = await self._count_due()
             seen: set[int] = set()
-            while rows := await self._due_rows():
-                closed_by_planning += await self._plan(rows)
-                jobs, idle = await self._jobs(rows)
-                for row_id in idle:
-                    await self._ledger.submit(_Settle(row_id, self._clock.now()))
-                settled_before = self._ledger.settled
-                await self._run_jobs(jobs)
-                closed = self._ledger.settled - closed_before + closed_by_planning
-                if total >= 100:
-                    log.info("outbox delivery: %d/%d rows done", min(closed, total), total)
-                batch = {row.id for row in rows}
-                if not jobs and batch <= seen and self._ledger.settled == settled_before:
-                    break  # nothing runnable and nothing changed: do not spin
-                seen |= batch
+            # Two batches overlap: the next one is read, planned and started while the last steps of this one
+            # finish, so the platform's budget is not left unused between batches.
+            in_flight: list[tuple[asyncio.Task[None], set[int]]] = []
+            try:
+                batch = await self._prepare(await self._due_rows())
+                while batch.rows:
+                    closed_by_planning += batch.closed
+                    settled_before = self._ledger.settled
+                    for row_id in batch.idle:
+                        await self._ledger.submit(_Settle(row_id, self._clock.now()))
+                    ids = {row.id for row in batch.rows}
+                    running = asyncio.create_task(self._run_jobs(batch.jobs), name="outbox-delivery-batch")
+                    in_flight.append((running, ids))
+                    sending = set().union(*(batch_ids for _, batch_ids in in_flight))
+                    following = await self._prepare(await self._due_rows(exclude=sending))
+                    for task, _ in in_flight[:-1]:
+                        await task
+                    in_flight = in_flight[-1:]
+                    closed = self._ledger.settled - closed_before + closed_by_planning
+                    if total >= 100:
+                        log.info("outbox delivery: %d/%d rows done", min(closed, total), total)
+                    if not batch.jobs and ids <= seen and self._ledger.settled == settled_before:
+                        break  # nothing runnable and nothing changed: do not spin
+                    seen |= ids
+                    if not following.rows:
+                        # Rows the batches held back (a member's next row waits for the previous one) come due
+                        # once they are done.
+                        await running
+                        in_flight = []
+                        following = await self._prepare(await self._due_rows())
+                    batch = following
+                for task, _ in in_flight:
+                    await task
+            except BaseException:
+                for task, _ in in_flight:
+                    task.cancel()  # _run_jobs gives the steps under way their grace period, then stops
+                for task, _ in in_flight:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                raise
             return self._ledger.settled - closed_before + closed_by_planning
+
+    async def _prepare(self, rows: list[_Row]) -> _Batch:
+        """Plan the rows' steps and find what can run now."""
+        if not rows:
+            return _Batch([], 0, [], [])
+        closed = await self._plan(rows)
+        jobs, idle = await self._jobs(rows)
+        return _Batch(rows, closed, jobs, idle)
 
     async def retry_held(self) -> int:
         """Re-queue the steps held for an admin (see `retry_held_deliveries`) and deliver them soon."""
@@ -573,8 +615,11 @@ class OutboxDeliveryWorker:
             ~earlier_open,
         )
 
-    async def _due_rows(self) -> list[_Row]:
+    async def _due_rows(self, exclude: Collection[int] = ()) -> list[_Row]:
+        """The next due rows, leaving out `exclude` (the batch still being sent)."""
         query = self._due_query(self._clock.now()).order_by(outbox.c.id).limit(self._batch_size)
+        if exclude:
+            query = query.where(outbox.c.id.not_in(list(exclude)))
         async with self._db.read() as conn:
             return [_Row(r.id, r.member_id, r.kind, r.payload, r.created_at) for r in await conn.execute(query)]
 

@@ -78,14 +78,16 @@ def telegram_rate_limiter(
     """PTB's limiter tuned to stay under the limits in ANY sliding window, not only in aligned ones.
 
     aiolimiter's `AsyncLimiter(k, period)` is a bucket of `k` that refills at `k / period` a second, so it admits
-    up to `k + k / period` in some second (`AsyncLimiter(N, 1)`: 2N). A burst allowance of `k` with a refill of
-    `N - k` a second therefore never exceeds N in any window, and the small burst lets the pace catch up after
-    the event loop wakes it late, which a bucket of one would lose for good.
+    up to `k + k / period` in some second (`AsyncLimiter(N, 1)`: 2N). So a burst of `k` with a refill of
+    `N - k - spare` a second sends at most `N - spare` in any second. The spare (2% of the budget) absorbs
+    requests that leave evenly but arrive bunched up: one 429 pauses every send for a second or more. The
+    burst lets the pace catch up after the event loop wakes it late. At 30/s this is one a time, 29/s.
     """
-    burst = max(1, messages_per_second // 30)
+    burst = max(1, messages_per_second // 100)
+    spare = messages_per_second // 50
     return MessageRateLimiter(
         overall_max_rate=burst,
-        overall_time_period=burst / max(1, messages_per_second - burst),
+        overall_time_period=burst / max(1, messages_per_second - burst - spare),
         group_max_rate=1,
         group_time_period=60 / max(1, group_messages_per_minute - 1),
         max_retries=max_retries,

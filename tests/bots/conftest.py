@@ -118,9 +118,7 @@ async def telegram_api(clock: ManualClock) -> AsyncIterator[TelegramBotApiStandI
 
 @pytest.fixture
 async def telegram(telegram_api: TelegramBotApiStandIn, services: BotServices) -> AsyncIterator[TelegramChats]:
-    bot = TelegramAdapter.build(
-        TOKEN, services, api_base_url=telegram_api.base_url, httpx_kwargs={"verify": SHARED_SSL_CONTEXT}
-    )
+    bot = TelegramAdapter.build(TOKEN, services, api_base_url=telegram_api.base_url, ssl_context=SHARED_SSL_CONTEXT)
     async with bot.application:
         yield TelegramChats(telegram_api, bot)
 

@@ -50,7 +50,7 @@ async def echo_on_telegram(services: BotServices, telegram: TelegramChats) -> As
         services,
         api_base_url=telegram.api.base_url,
         table=an_echo_table(),
-        httpx_kwargs={"verify": SHARED_SSL_CONTEXT},
+        ssl_context=SHARED_SSL_CONTEXT,
     )
     async with bot.application:
         yield TelegramChats(telegram.api, bot)

@@ -1,11 +1,11 @@
-"""python-telegram-bot's own bot, rate limiter and HTTP path, pointed at a Bot API stand-in."""
+"""python-telegram-bot's own bot and rate limiter, on the HTTP path production uses, pointed at a Bot API stand-in."""
 
 from __future__ import annotations
 
 from telegram.ext import ExtBot
-from telegram.request import HTTPXRequest
 
 from bots.delivery.telegram import telegram_rate_limiter
+from bots.telegram_http import AiohttpRequest
 
 TELEGRAM_TOKEN = "7654321:AAH-delivery-test-token"
 
@@ -17,6 +17,6 @@ def a_telegram_bot(
         TELEGRAM_TOKEN,
         base_url=f"{base_url}/bot",
         base_file_url=f"{base_url}/file/bot",
-        request=HTTPXRequest(connection_pool_size=pool_size),
+        request=AiohttpRequest(pool_size),
         rate_limiter=telegram_rate_limiter(messages_per_second, max_retries=max_retries),
     )
