@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from bots.command_table import Args, Invocation, NoArgs, arg
 from bots.commands import COMMANDS
-from bots.commands_admin import MAX_UPLOAD_BYTES
+from bots.commands_admin import MAX_UPLOAD_BYTES, read_uploads
 from bots.permissions import Audience
 from bots.rendering import Button, Reply, day, file_size, minute, money
 from bots.uploads import Upload, UploadSlots
 from entitlements.request_files import RequestFile
-from entitlements.requests import BadBrief, Brief, CustomRequest, RequestService
+from entitlements.requests import BadBrief, Brief, CustomRequest, RequestService, shortened
 
 if TYPE_CHECKING:
     from bots.services import BotServices
@@ -101,10 +101,6 @@ class DeliverArgs(Args):
     note: str = arg(help="a note for the member (attach the files)", rest=True, min_length=1, max_length=2000)
 
 
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _status(request: CustomRequest) -> str:
     return request.status.value.replace("_", " ")
 
@@ -114,13 +110,13 @@ def _queue_line(request: CustomRequest, now_overdue: bool) -> str:
     paid = " | paid extra" if request.paid_extra else ""
     ref = f" | ref file {request.brief.reference_asset_id}" if request.brief.reference_asset_id else ""
     return (
-        f"{flag}#{request.id} {_short(request.brief.what)} | {_status(request)} | {request.identity} ({request.tier})"
-        f"{paid}{ref} | asked {day(request.created_at)}, due {day(request.due_at)}"
+        f"{flag}#{request.id} {shortened(request.brief.what)} | {_status(request)} | "
+        f"{request.identity} ({request.tier}){paid}{ref} | asked {day(request.created_at)}, due {day(request.due_at)}"
     )
 
 
 def _brief_lines(brief: Brief) -> list[str]:
-    lines = [f"Brief: {_short(brief.what, 200)}"]
+    lines = [f"Brief: {shortened(brief.what, 200)}"]
     if brief.format:
         lines.append(f"Format: {brief.format}")
     if brief.deadline_wish:
@@ -130,22 +126,16 @@ def _brief_lines(brief: Brief) -> list[str]:
     return lines
 
 
-def _too_big(upload: Upload, size: int) -> str:
-    return f"{upload.name} is {file_size(size)}, more than chat bots can take ({file_size(MAX_UPLOAD_BYTES)})."
+def _too_big(name: str, size: int) -> str:
+    return f"{name} is {file_size(size)}, more than chat bots can take ({file_size(MAX_UPLOAD_BYTES)})."
 
 
 async def _read(uploads: tuple[Upload, ...]) -> list[RequestFile] | str:
     """The attached files, or the one line saying which is too big."""
-    for upload in uploads:
-        if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
-            return _too_big(upload, upload.size)
-    files = []
-    for upload in uploads:
-        data = await upload.read()
-        if len(data) > MAX_UPLOAD_BYTES:
-            return _too_big(upload, len(data))
-        files.append(RequestFile(upload.name, data, upload.content_type))
-    return files
+    read = await read_uploads(uploads, _too_big)
+    if isinstance(read, str):
+        return read
+    return [RequestFile(upload.name, data, upload.content_type) for upload, data in read]
 
 
 @COMMANDS.command(
@@ -196,7 +186,7 @@ async def my_requests(ctx: Invocation, args: NoArgs) -> Reply:
     service = request_service(ctx.services)
     found = await service.mine(ctx.caller.identity)
     used, quota = await service.quota_left(ctx.caller.identity)
-    lines = [f"#{r.id} {_short(r.brief.what)} | {_status(r)}" for r in found[:20]]
+    lines = [f"#{r.id} {shortened(r.brief.what)} | {_status(r)}" for r in found[:20]]
     lines.append(f"Used this month: {used} of {quota}." if quota else "Your tier has no custom requests.")
     return Reply.text(*(lines or ["No requests yet."]), title="Your custom requests")
 

@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import discord
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from bots.discord_adapter import DiscordAdapter
-from bots.rendering import BUTTON_PREFIX, Button, Reply, discord_markdown, telegram_html
+from bots.rendering import Button, Reply, discord_markdown, telegram_html
+from bots.telegram_adapter import telegram_keyboard
 from drops import Announcement, DropPhase, DropService
 from storefront.clock import Clock
 
@@ -65,19 +66,6 @@ def announcement_reply(announcement: Announcement) -> Reply:
     return Reply.text(*body.splitlines(), title=title, buttons=(buttons,) if buttons else ())
 
 
-def _telegram_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    rows = [
-        [
-            InlineKeyboardButton(b.label, url=b.url)
-            if b.url
-            else InlineKeyboardButton(b.label, callback_data=f"{BUTTON_PREFIX}{b.command}")
-            for b in row
-        ]
-        for row in reply.buttons
-    ]
-    return InlineKeyboardMarkup(rows) if rows else None
-
-
 @dataclass
 class TelegramChannel:
     """A Telegram channel or group the bot may post in (PTB's Bot; its rate limiter paces the calls)."""
@@ -91,7 +79,7 @@ class TelegramChannel:
 
     async def post(self, reply: Reply) -> PostedMessage:
         message = await self.bot.send_message(
-            self.chat_id, telegram_html(reply), parse_mode=ParseMode.HTML, reply_markup=_telegram_keyboard(reply)
+            self.chat_id, telegram_html(reply), parse_mode=ParseMode.HTML, reply_markup=telegram_keyboard(reply)
         )
         return PostedMessage(self.name, message.message_id)
 
@@ -102,7 +90,7 @@ class TelegramChannel:
                 chat_id=self.chat_id,
                 message_id=posted.message_id,
                 parse_mode=ParseMode.HTML,
-                reply_markup=_telegram_keyboard(reply),
+                reply_markup=telegram_keyboard(reply),
             )
         except BadRequest as error:
             if "not modified" not in str(error).lower():

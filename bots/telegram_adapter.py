@@ -43,7 +43,7 @@ from bots.telegram_http import AiohttpRequest
 from bots.uploads import Upload
 from entitlements.access import decide_join_request, managed_telegram_chats
 
-__all__ = ["TelegramAdapter", "telegram_base_urls", "telegram_rate_limiter"]
+__all__ = ["TelegramAdapter", "telegram_base_urls", "telegram_keyboard", "telegram_rate_limiter"]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def telegram_base_urls(api_base_url: str) -> tuple[str, str]:
     return f"{root}/bot", f"{root}/file/bot"
 
 
-def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+def telegram_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     rows = []
     for row in reply.buttons:
         buttons = []
@@ -201,7 +201,9 @@ class TelegramAdapter:
 
     async def send(self, chat_id: int, reply: Reply) -> None:
         bot = self.application.bot
-        await bot.send_message(chat_id, telegram_html(reply), parse_mode=ParseMode.HTML, reply_markup=_keyboard(reply))
+        await bot.send_message(
+            chat_id, telegram_html(reply), parse_mode=ParseMode.HTML, reply_markup=telegram_keyboard(reply)
+        )
         for file in reply.files:
             if file.image:
                 await bot.send_photo(chat_id, file.data, filename=file.name)

@@ -48,8 +48,11 @@ def live_holds(now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(drop_holds.c.status == HoldStatus.HELD.value, drop_holds.c.expires_at > now)
 
 
-async def read_drop(conn: AsyncConnection, drop_id: int) -> Any:
-    row = (await conn.execute(sa.select(drops).where(drops.c.id == drop_id))).first()
+async def read_drop(conn: AsyncConnection, drop_id: int, *, for_update: bool = False) -> Any:
+    query = sa.select(drops).where(drops.c.id == drop_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
     if row is None:
         raise DropNotFound(drop_id)
     return row
@@ -61,13 +64,7 @@ async def lock_drop(conn: AsyncConnection, drop_id: int) -> Any:
     On PostgreSQL `FOR UPDATE` serialises every decision about this drop across processes; on SQLite the
     write transaction (BEGIN IMMEDIATE) already holds the only write lock.
     """
-    query = sa.select(drops).where(drops.c.id == drop_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
-    if row is None:
-        raise DropNotFound(drop_id)
-    return row
+    return await read_drop(conn, drop_id, for_update=conn.dialect.name == "postgresql")
 
 
 async def unit_counts(conn: AsyncConnection, drop: Any, now: datetime) -> UnitCounts:

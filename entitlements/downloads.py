@@ -22,7 +22,6 @@ from types import SimpleNamespace
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from entitlements.asset_tables import assets, download_quota_usage, license_entitlements, license_purchases
@@ -30,7 +29,7 @@ from entitlements.certificates import CERTIFICATE_FORMAT, LicenseSigner, write_s
 from entitlements.licenses import KIND_RANK, LicenseCatalog
 from storefront.catalog import Catalog
 from storefront.clock import Clock
-from storefront.db import BatchWriter, Database, Outcome
+from storefront.db import BatchWriter, Database, Outcome, insert_ignoring_conflicts
 from storefront.db.tables import members, subscriptions
 from storefront.errors import ConfigError, StorefrontError
 
@@ -198,9 +197,8 @@ def next_period_start(now: datetime) -> datetime:
 async def _lock_quota_rows(conn: AsyncConnection, member_ids: list[int], period: str) -> dict[int, int]:
     """This month's downloads so far per member, with the rows locked until commit (PostgreSQL; SQLite has one
     writer anyway): a member's downloads decided by two processes at once are counted one after the other."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     await conn.execute(
-        dialect.insert(download_quota_usage).on_conflict_do_nothing(index_elements=["member_id", "period"]),
+        insert_ignoring_conflicts(conn, download_quota_usage, ["member_id", "period"]),
         [{"member_id": member_id, "period": period, "used": 0} for member_id in member_ids],
     )
     rows = await conn.execute(
@@ -288,7 +286,7 @@ class DownloadGateway:
         new_license_id: Callable[[], str] = lambda: f"lic_{secrets.token_hex(10)}",
     ) -> None:
         self._db = db
-        self._writer: BatchWriter[DownloadToken] = BatchWriter(db, self._write_batch)
+        self._writer: BatchWriter[DownloadToken] = BatchWriter(db, self._decide_in_transaction)
         self._clock = clock
         self._tokens = tokens
         self._catalog = catalog
@@ -310,21 +308,6 @@ class DownloadGateway:
         if token.license_kind not in self._licenses.licenses:
             raise BadToken()
         return await self._writer.submit(token)
-
-    async def _write_batch(self, tokens: list[DownloadToken]) -> list[Outcome]:
-        try:
-            return await self._decide_in_transaction(tokens)
-        except Exception:
-            if len(tokens) == 1:
-                raise
-            log.exception("deciding %d downloads together failed; deciding them one by one", len(tokens))
-        outcomes: list[Outcome] = []
-        for token in tokens:
-            try:
-                outcomes.extend(await self._decide_in_transaction([token]))
-            except Exception as error:
-                outcomes.append((None, error))
-        return outcomes
 
     async def _decide_in_transaction(self, tokens: list[DownloadToken]) -> list[Outcome]:
         now = self._clock.now()

@@ -53,6 +53,7 @@ __all__ = [
     "month_start",
     "next_month_start",
     "notify_member",
+    "shortened",
     "turnaround_of",
 ]
 
@@ -249,8 +250,13 @@ def turnaround_of(tier: Tier | None) -> timedelta:
 # --- messages --------------------------------------------------------------------------------------------------
 
 
+def shortened(text: str, limit: int = 60) -> str:
+    """`text` cut to `limit` characters, the last one "…" when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _notice(request: CustomRequest, files: Sequence[DeliveredFile] = ()) -> dict[str, Any]:
-    what = request.brief.what if len(request.brief.what) <= 60 else request.brief.what[:59] + "…"
+    what = shortened(request.brief.what)
     head = f"Your custom request #{request.id} ({what})"
     target = f"Target: {request.due_at.strftime('%d %b %Y')}."
     quota_back = "" if request.paid_extra else " It does not count against your quota."
@@ -551,7 +557,7 @@ def _overdue_text(request: CustomRequest, now: datetime) -> str:
     late = now - request.due_at
     days = late.days
     how_late = f"{days} day{'s' if days != 1 else ''}" if days else f"{max(1, late.seconds // 3600)} h"
-    what = request.brief.what if len(request.brief.what) <= 60 else request.brief.what[:59] + "…"
+    what = shortened(request.brief.what)
     return (
         f"Custom request #{request.id} ({what}) from {request.identity} ({request.tier}) is overdue by {how_late}: "
         f"due {request.due_at:%d %b %Y %H:%M} UTC, now {request.status.value.replace('_', ' ')}. "

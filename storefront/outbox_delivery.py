@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storefront.clock import Clock
-from storefront.db import Database, UTCDateTime
+from storefront.db import BatchWriter, Database, Outcome, UTCDateTime
 from storefront.db.delivery_tables import outbox_deliveries
 from storefront.db.tables import identities, outbox
 from storefront.errors import StorefrontError
@@ -245,41 +245,21 @@ def _error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:1000]
 
 
-# --- the ledger: claims and completions, group-committed -----------------------------------------------------
+# --- the ledger: claims and completions, group-committed (storefront.db.BatchWriter) ------------------------
 
 
-class _Ledger:
+class _Ledger(BatchWriter[_Op]):
     """Writes claims, completions and row settlements; ops queued while one commit runs share the next."""
 
     def __init__(self, db: Database, admin_identities: Sequence[str]) -> None:
-        self._db = db
+        super().__init__(db, max_batch=10_000, urgent=False)
         self._admins = list(admin_identities)
-        self._queue: list[tuple[_Op, asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
         self.settled = 0
 
-    async def submit(self, op: _Op) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((op, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="outbox-delivery-ledger")
-        await future
-
-    async def _flush(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue, []
-            try:
-                async with self._db.write() as conn:
-                    self.settled += await self._apply(conn, [op for op, _ in batch])
-            except Exception as error:
-                log.exception("could not record %d outbox delivery updates", len(batch))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-            else:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_result(None)
+    async def _write(self, ops: list[_Op]) -> list[Outcome]:
+        async with self._db.write() as conn:
+            self.settled += await self._apply(conn, ops)
+        return [(None, None)] * len(ops)
 
     async def _apply(self, conn: AsyncConnection, ops: list[_Op]) -> int:
         d = outbox_deliveries

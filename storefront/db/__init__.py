@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from storefront.db._database import Database
-from storefront.db._group_commit import BatchWriter, GroupCommitter, Outcome, RowInserter
+from storefront.db._group_commit import BatchWriter, Outcome, RowInserter
 from storefront.db._types import UTCDateTime
-from storefront.db._upsert import insert_ignore
+from storefront.db._upsert import insert_ignore, insert_ignoring_conflicts
 from storefront.db.tables import metadata
 
 __all__ = [
     "BatchWriter",
     "Database",
-    "GroupCommitter",
     "Outcome",
     "RowInserter",
     "UTCDateTime",
     "insert_ignore",
+    "insert_ignoring_conflicts",
     "metadata",
 ]

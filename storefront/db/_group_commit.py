@@ -7,17 +7,14 @@ from contextlib import suppress
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storefront.db._database import Database
+from storefront.db._upsert import insert_ignoring_conflicts
 
 T = TypeVar("T")
 Item = TypeVar("Item")
 log = logging.getLogger(__name__)
-
-Operation = Callable[[AsyncConnection], Awaitable[Any]]
-
 
 Outcome = tuple[Any, BaseException | None]
 
@@ -60,11 +57,7 @@ class BatchWriter(Generic[Item]):
             batch = [await self._queue.get()]
             while not self._queue.empty() and len(batch) < self._max_batch:
                 batch.append(self._queue.get_nowait())
-            try:
-                outcomes = await self._write([item for item, _ in batch])
-            except Exception as error:
-                log.warning("batch of %d writes failed: %s", len(batch), error)
-                outcomes = [(None, error)] * len(batch)
+            outcomes = await self._write_or_split([item for item, _ in batch])
             for (_, future), (value, error) in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue
@@ -72,6 +65,22 @@ class BatchWriter(Generic[Item]):
                     future.set_result(value)
                 else:
                     future.set_exception(error)
+
+    async def _write_or_split(self, items: list[Item]) -> list[Outcome]:
+        """Write the batch; if that fails, each item alone, so a bad item fails only its own caller."""
+        try:
+            return await self._write(items)
+        except Exception as error:
+            if len(items) == 1:
+                return [(None, error)]
+            log.warning("a batch of %d writes failed (%s); writing them one by one", len(items), error)
+        outcomes: list[Outcome] = []
+        for item in items:
+            try:
+                outcomes.extend(await self._write([item]))
+            except Exception as error:
+                outcomes.append((None, error))
+        return outcomes
 
     async def _write(self, items: list[Item]) -> list[Outcome]:
         assert self._write_batch is not None, "pass write_batch or override _write"
@@ -83,35 +92,6 @@ class BatchWriter(Generic[Item]):
             with suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-
-
-class GroupCommitter(BatchWriter[Operation]):
-    """Runs small independent writes submitted concurrently in one shared transaction (group commit).
-
-    Each write runs in a savepoint of its own, so one failing write fails only its caller. With one
-    writer lock (SQLite) this turns N transactions per burst into one.
-    """
-
-    def __init__(self, db: Database, max_batch: int = 500, *, urgent: bool = True) -> None:
-        super().__init__(db, max_batch=max_batch, urgent=urgent)
-
-    async def run(self, operation: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        return await self.submit(operation)
-
-    async def _write(self, items: list[Operation]) -> list[Outcome]:
-        results: list[tuple[Any, BaseException | None]] = []
-        try:
-            async with self._db.write(urgent=self._urgent) as conn:
-                for operation in items:
-                    try:
-                        async with conn.begin_nested():
-                            results.append((await operation(conn), None))
-                    except Exception as error:
-                        results.append((None, error))
-        except Exception as error:
-            log.warning("group commit of %d writes failed: %s", len(items), error)
-            return [(None, error)] * len(items)
-        return results
 
 
 class RowInserter(BatchWriter[dict[str, Any]]):
@@ -134,37 +114,16 @@ class RowInserter(BatchWriter[dict[str, Any]]):
         first_of_key: dict[Any, int] = {}
         for index, row in enumerate(items):
             first_of_key.setdefault(row[self._key], index)
-        unique = [items[index] for index in first_of_key.values()]
-        try:
-            async with self._db.write(urgent=True) as conn:
-                inserted = await self._insert(conn, unique)
-        except Exception as error:
-            if len(unique) == 1:
-                return [(None, error)] * len(items)
-            log.warning(
-                "batch insert of %d rows into %s failed (%s); retrying one by one", len(unique), self._table, error
-            )
-            return [
-                await self._write_one(row, index == first_of_key[row[self._key]]) for index, row in enumerate(items)
-            ]
+        async with self._db.write(urgent=True) as conn:
+            inserted = await self._insert(conn, [items[index] for index in first_of_key.values()])
         return [
             (row[self._key] in inserted and index == first_of_key[row[self._key]], None)
             for index, row in enumerate(items)
         ]
 
-    async def _write_one(self, row: dict[str, Any], first: bool) -> Outcome:
-        if not first:
-            return False, None
-        try:
-            async with self._db.write(urgent=True) as conn:
-                return row[self._key] in await self._insert(conn, [row]), None
-        except Exception as error:
-            return None, error
-
     async def _insert(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[Any]:
         """The keys of the rows that were new."""
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         key = self._table.c[self._key]
         # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs from one cached compilation.
-        statement = dialect.insert(self._table).on_conflict_do_nothing(index_elements=[key]).returning(key)
+        statement = insert_ignoring_conflicts(conn, self._table, [self._key]).returning(key)
         return set((await conn.execute(statement, rows)).scalars())

@@ -5,11 +5,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
+
+
+def insert_ignoring_conflicts(conn: AsyncConnection, table: sa.Table, conflict_on: list[str]) -> Insert:
+    """`INSERT ... ON CONFLICT (conflict_on) DO NOTHING` in the connection's dialect; give rows at execute."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=conflict_on)
 
 
 async def insert_ignore(conn: AsyncConnection, table: sa.Table, values: dict[str, Any], conflict_on: list[str]) -> bool:
     """Insert a row unless one with the same `conflict_on` values exists; True when it was inserted."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_on)
-    result = await conn.execute(statement)
+    result = await conn.execute(insert_ignoring_conflicts(conn, table, conflict_on).values(**values))
     return result.rowcount == 1

@@ -683,10 +683,13 @@ class TelegramBotApiStandIn(LoopbackServer):
     def max_rate_observed(self, window: float = 1.0) -> PeakRates:
         """The peak number of successful send*/edit* calls in any `window` seconds, overall and per chat."""
         sends = [(call.at, call.chat_id) for call in self.calls if call.ok and _is_flood_limited(call.method)]
-        chats = {chat for _, chat in sends if chat is not None}
+        by_chat: dict[ChatKey, list[float]] = {}
+        for moment, chat in sends:
+            if chat is not None:
+                by_chat.setdefault(chat, []).append(moment)
         return PeakRates(
             overall=_peak((moment for moment, _ in sends), window),
-            per_chat={chat: _peak((moment for moment, key in sends if key == chat), window) for chat in chats},
+            per_chat={chat: _peak(moments, window) for chat, moments in by_chat.items()},
         )
 
     # --- HTTP ------------------------------------------------------------------------------------------

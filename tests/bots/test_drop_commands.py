@@ -28,6 +28,7 @@ from tests.bots.conftest import (
     only_text,
     slash,
 )
+from tests.drops.builders import open_now
 
 
 @pytest.fixture(autouse=True)
@@ -48,10 +49,6 @@ async def a_drop(drops: DropService, *, supply: int = 3, per_person_limit: int =
         per_person_limit=per_person_limit,
     )
     return await drops.create(spec, creator="telegram:9001")
-
-
-def open_now(clock: ManualClock, drop: DropView) -> None:
-    clock.set(drop.opens_at + timedelta(seconds=1))
 
 
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from drops import DropInput, DropService, DropView, HoldView
+from drops import CheckoutLink, DropInput, DropService, DropView, HoldView
 from drops.tables import drop_holds, drop_sales
 from storefront.app import App
 from storefront.clock import ManualClock
@@ -41,6 +41,16 @@ async def a_drop(
 
 def open_now(clock: ManualClock, drop: DropView) -> None:
     clock.set(drop.opens_at + timedelta(seconds=1))
+
+
+async def a_hold_with_link(
+    service: DropService, clock: ManualClock, *, supply: int, identity: str = "telegram:1", **fields: Any
+) -> tuple[DropView, HoldView, CheckoutLink]:
+    """An open drop, one claim on it by `identity`, and that hold's Checkout link."""
+    drop = await a_drop(service, supply=supply, **fields)
+    open_now(clock, drop)
+    hold = await service.claim(drop.id, identity)
+    return drop, hold, await service.checkout_link(hold.id)
 
 
 async def a_member_of(app: App, webhook: WebhookSender, events: StripeEvents, identity: str, tier: str) -> None:

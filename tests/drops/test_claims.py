@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 
 from drops import (
+    ClaimsUnavailable,
     DropCancelled,
     DropClosed,
     DropNotOpen,
     DropPhase,
     DropService,
     HoldStatus,
+    HoldView,
     LimitReached,
     SoldOut,
 )
@@ -171,10 +174,6 @@ async def test_giving_up_a_hold_frees_the_unit(drops_service: DropService, clock
 
 
 async def test_stopping_the_writer_answers_every_waiting_click(app, clock: ManualClock):
-    import asyncio
-
-    from drops import ClaimsUnavailable, HoldView
-
     service = DropService(app.db, clock, app.catalog)
     drop = await a_drop(service, supply=5)
     open_now(clock, drop)

@@ -11,7 +11,15 @@ from storefront.app import App
 from storefront.clock import ManualClock
 from storefront.demo.stripe_events import StripeEvents
 from storefront.standins.stripe_api import StripeStandIn
-from tests.drops.builders import a_drop, checkout_completed, checkout_expired, hold_rows, open_now, sale_rows
+from tests.drops.builders import (
+    a_drop,
+    a_hold_with_link,
+    checkout_completed,
+    checkout_expired,
+    hold_rows,
+    open_now,
+    sale_rows,
+)
 from tests.helpers import WebhookSender, outbox_rows
 
 
@@ -25,13 +33,21 @@ async def deliver(app: App, webhook: WebhookSender, event: dict) -> None:
     await app.worker.drain()
 
 
+async def a_late_payment_with_no_unit_left(
+    app: App, service: DropService, clock: ManualClock, webhook: WebhookSender, events: StripeEvents
+):
+    """telegram:1 pays (as pi_late) after their hold ended and the only unit went to telegram:2."""
+    drop, late, link = await a_hold_with_link(service, clock, supply=1)
+    clock.advance(timedelta(minutes=10))
+    await service.claim(drop.id, "telegram:2")  # no sweeper ran: the unit went to someone else anyway
+    await deliver(app, webhook, checkout_completed(events, late, link.session_id, payment_intent="pi_late"))
+    return drop, late
+
+
 async def test_paying_turns_the_hold_into_a_sale_and_dms_the_item(
     app: App, drops_service: DropService, clock: ManualClock, webhook: WebhookSender, events: StripeEvents
 ):
-    drop = await a_drop(drops_service, supply=3, asset="https://files.example/print.zip")
-    open_now(clock, drop)
-    hold = await drops_service.claim(drop.id, "telegram:1")
-    link = await drops_service.checkout_link(hold.id)
+    drop, hold, link = await a_hold_with_link(drops_service, clock, supply=3, asset="https://files.example/print.zip")
 
     await deliver(app, webhook, checkout_completed(events, hold, link.session_id, payment_intent="pi_1"))
 
@@ -55,10 +71,7 @@ async def test_paying_turns_the_hold_into_a_sale_and_dms_the_item(
 async def test_the_same_payment_reported_twice_sells_one_unit(
     app: App, drops_service: DropService, clock: ManualClock, webhook: WebhookSender, events: StripeEvents
 ):
-    drop = await a_drop(drops_service, supply=3)
-    open_now(clock, drop)
-    hold = await drops_service.claim(drop.id, "telegram:1")
-    link = await drops_service.checkout_link(hold.id)
+    drop, hold, link = await a_hold_with_link(drops_service, clock, supply=3)
     event = checkout_completed(events, hold, link.session_id)
 
     await deliver(app, webhook, event)
@@ -74,11 +87,8 @@ async def test_the_same_payment_reported_twice_sells_one_unit(
 async def test_the_last_sale_closes_the_drop_and_tells_the_waitlist(
     app: App, drops_service: DropService, clock: ManualClock, webhook: WebhookSender, events: StripeEvents
 ):
-    drop = await a_drop(drops_service, supply=1)
-    open_now(clock, drop)
-    hold = await drops_service.claim(drop.id, "telegram:1")
+    drop, hold, link = await a_hold_with_link(drops_service, clock, supply=1)
     await drops_service.join_waitlist(drop.id, "telegram:2")
-    link = await drops_service.checkout_link(hold.id)
 
     await deliver(app, webhook, checkout_completed(events, hold, link.session_id))
 
@@ -121,10 +131,7 @@ async def test_an_expired_hold_goes_to_the_first_in_line_with_a_link(
 async def test_checkout_expiry_releases_the_unit(
     app: App, drops_service: DropService, clock: ManualClock, webhook: WebhookSender, events: StripeEvents
 ):
-    drop = await a_drop(drops_service, supply=1)
-    open_now(clock, drop)
-    hold = await drops_service.claim(drop.id, "telegram:1")
-    link = await drops_service.checkout_link(hold.id)
+    drop, hold, link = await a_hold_with_link(drops_service, clock, supply=1)
     await drops_service.join_waitlist(drop.id, "telegram:2")
 
     await deliver(app, webhook, checkout_expired(events, hold, link.session_id))
@@ -138,10 +145,7 @@ async def test_checkout_expiry_releases_the_unit(
 async def test_a_late_payment_is_honoured_from_spare_supply(
     app: App, drops_service: DropService, clock: ManualClock, webhook: WebhookSender, events: StripeEvents
 ):
-    drop = await a_drop(drops_service, supply=2)
-    open_now(clock, drop)
-    hold = await drops_service.claim(drop.id, "telegram:1")
-    link = await drops_service.checkout_link(hold.id)
+    drop, hold, link = await a_hold_with_link(drops_service, clock, supply=2)
     clock.advance(timedelta(minutes=12))  # the hold ended; the page at Stripe was still open
 
     await deliver(app, webhook, checkout_completed(events, hold, link.session_id))
@@ -155,14 +159,7 @@ async def test_a_late_payment_is_honoured_from_spare_supply(
 async def test_a_late_payment_with_no_unit_left_is_flagged_for_refund_not_oversold(
     app: App, drops_service: DropService, clock: ManualClock, webhook: WebhookSender, events: StripeEvents
 ):
-    drop = await a_drop(drops_service, supply=1)
-    open_now(clock, drop)
-    late = await drops_service.claim(drop.id, "telegram:1")
-    link = await drops_service.checkout_link(late.id)
-    clock.advance(timedelta(minutes=10))
-    await drops_service.claim(drop.id, "telegram:2")  # no sweeper ran: the unit went to someone else anyway
-
-    await deliver(app, webhook, checkout_completed(events, late, link.session_id, payment_intent="pi_late"))
+    drop, late = await a_late_payment_with_no_unit_left(app, drops_service, clock, webhook, events)
 
     assert await sale_rows(app, drop.id) == []
     [issue] = await drops_service.payment_issues()
@@ -182,13 +179,7 @@ async def test_a_late_payment_with_no_unit_left_is_flagged_for_refund_not_overso
 async def test_an_admin_refund_of_a_flagged_payment_settles_the_issue(
     app: App, drops_service: DropService, clock: ManualClock, webhook: WebhookSender, events: StripeEvents
 ):
-    drop = await a_drop(drops_service, supply=1)
-    open_now(clock, drop)
-    late = await drops_service.claim(drop.id, "telegram:1")
-    link = await drops_service.checkout_link(late.id)
-    clock.advance(timedelta(minutes=10))
-    await drops_service.claim(drop.id, "telegram:2")
-    await deliver(app, webhook, checkout_completed(events, late, link.session_id, payment_intent="pi_late"))
+    await a_late_payment_with_no_unit_left(app, drops_service, clock, webhook, events)
 
     charge = events.charge(customer=None, amount=1500, refunded_amount=1500, payment_intent="pi_late")
     await deliver(app, webhook, events.event("charge.refunded", charge))
@@ -205,10 +196,7 @@ async def test_a_refund_follows_the_restock_policy(
         app.db, clock, app.catalog, stripe=stripe_gateway, options=DropOptions(restock_on_refund=restock)
     )
     app.purchases.register("drop", service.purchases)
-    drop = await a_drop(service, supply=2)
-    open_now(clock, drop)
-    hold = await service.claim(drop.id, "telegram:1")
-    link = await service.checkout_link(hold.id)
+    drop, hold, link = await a_hold_with_link(service, clock, supply=2)
     await deliver(app, webhook, checkout_completed(events, hold, link.session_id, payment_intent="pi_r"))
 
     charge = events.charge(customer=None, amount=1500, refunded_amount=1500, payment_intent="pi_r")
@@ -223,10 +211,7 @@ async def test_a_refund_follows_the_restock_policy(
 async def test_a_dispute_is_recorded_and_listed_for_admins(
     app: App, drops_service: DropService, clock: ManualClock, webhook: WebhookSender, events: StripeEvents
 ):
-    drop = await a_drop(drops_service, supply=2)
-    open_now(clock, drop)
-    hold = await drops_service.claim(drop.id, "telegram:1")
-    link = await drops_service.checkout_link(hold.id)
+    drop, hold, link = await a_hold_with_link(drops_service, clock, supply=2)
     await deliver(app, webhook, checkout_completed(events, hold, link.session_id, payment_intent="pi_d"))
 
     dispute = events.dispute(charge_id="ch_d", amount=1500, payment_intent="pi_d")
@@ -242,10 +227,7 @@ async def test_a_dispute_is_recorded_and_listed_for_admins(
 async def test_an_ended_holds_checkout_is_closed_at_stripe(
     drops_service: DropService, clock: ManualClock, stripe_api: StripeStandIn
 ):
-    drop = await a_drop(drops_service, supply=1)
-    open_now(clock, drop)
-    hold = await drops_service.claim(drop.id, "telegram:1")
-    await drops_service.checkout_link(hold.id)
+    await a_hold_with_link(drops_service, clock, supply=1)
 
     clock.advance(timedelta(minutes=10))
     await drops_service.run_due()
