@@ -4,6 +4,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PACKAGES := storefront entitlements drops bots webhooks
+# An editable install writes no bytecode for our own modules, and these machines set PYTHONDONTWRITEBYTECODE:
+# without this, every start compiles every module again (a few tenths of a second of the start-up).
+COMPILE := $(BIN)/python -m compileall -q $(PACKAGES)
 
 .PHONY: run test lint bench install
 
@@ -16,6 +20,7 @@ $(BIN)/storefront: pyproject.toml
 install: $(BIN)/storefront
 
 run: install
+	@$(COMPILE) >/dev/null
 	$(BIN)/storefront run
 
 test: install
@@ -25,4 +30,5 @@ lint: install
 	$(BIN)/ruff check .
 
 bench: install
+	@$(COMPILE) >/dev/null
 	bash scripts/bench.sh

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from drops.errors import (
@@ -33,17 +32,16 @@ from drops.errors import (
 )
 from drops.holds import NewHold, expire_due_holds, insert_holds, new_hold_id
 from drops.models import DropOptions, DropPhase, HoldStatus, HoldView, Money
-from drops.supply import derive_phase, lock_drop, may_claim_early, member_usage, unit_counts
+from drops.supply import IN_LIST_CHUNK, derive_phase, lock_drop, may_claim_early, member_usage, unit_counts
 from drops.waitlist import offer_free_units
 from storefront.clock import Clock
-from storefront.db import Database
+from storefront.db import Database, insert_ignoring_conflicts
 from storefront.db.tables import identities, members
 from storefront.members import parse_identity
 
 __all__ = ["ClaimDesk", "ClaimsUnavailable", "resolve_members"]
 
 log = logging.getLogger(__name__)
-_CHUNK = 500
 
 
 class ClaimsUnavailable(DropError):
@@ -61,6 +59,7 @@ class _Claim:
 class _Member:
     id: int
     granted_tier: str | None
+    created_now: bool = False  # created by this transaction: no holds or sales to count yet
 
 
 async def resolve_members(conn: AsyncConnection, wanted: list[str], now: datetime) -> dict[str, _Member]:
@@ -69,11 +68,11 @@ async def resolve_members(conn: AsyncConnection, wanted: list[str], now: datetim
     unique = list(dict.fromkeys(wanted))
 
     async def look_up(names: list[str]) -> None:
-        for start in range(0, len(names), _CHUNK):
+        for start in range(0, len(names), IN_LIST_CHUNK):
             rows = await conn.execute(
                 sa.select(identities.c.identity, members.c.id, members.c.granted_tier)
                 .join(members, members.c.id == identities.c.member_id)
-                .where(identities.c.identity.in_(names[start : start + _CHUNK]))
+                .where(identities.c.identity.in_(names[start : start + IN_LIST_CHUNK]))
             )
             for identity, member_id, tier in rows:
                 found[identity] = _Member(member_id, tier)
@@ -89,18 +88,22 @@ async def resolve_members(conn: AsyncConnection, wanted: list[str], now: datetim
             await conn.execute(sa.insert(members).returning(members.c.id), [{"created_at": now} for _ in missing])
         ).scalars()
     )
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    await conn.execute(
-        dialect.insert(identities).on_conflict_do_nothing(index_elements=["identity"]),
+    linked = await conn.execute(
+        insert_ignoring_conflicts(conn, identities, ["identity"]).returning(
+            identities.c.identity, identities.c.member_id
+        ),
         [
             {"identity": identity, "member_id": member_id, "created_at": now}
             for identity, member_id in zip(missing, created, strict=True)
         ],
     )
-    await look_up(missing)
-    # Another process may have claimed an identity between our read and insert: drop the members we orphaned.
-    orphans = set(created) - {member.id for member in found.values()}
-    if orphans:
+    for identity, member_id in linked:
+        found[identity] = _Member(member_id, None, created_now=True)
+    raced = [identity for identity in missing if identity not in found]
+    if raced:
+        # Another process linked these identities between our read and insert: use its members, drop ours.
+        await look_up(raced)
+        orphans = set(created) - {member.id for member in found.values()}
         await conn.execute(sa.delete(members).where(members.c.id.in_(orphans)))
     return found
 
@@ -265,10 +268,11 @@ class ClaimDesk:
                 ahead = claims[len(outcomes) : len(outcomes) + free + free // 4 + 16]
                 found = await resolve_members(conn, [c.identity for c in ahead if c.identity not in people], now)
                 people.update(found)
-                fresh = [member.id for member in found.values() if member.id not in usage]
-                for member_id in fresh:
-                    usage[member_id] = []
-                for member_id, used in (await member_usage(conn, drop.id, fresh, now)).items():
+                fresh = [member for member in found.values() if member.id not in usage]
+                for member in fresh:
+                    usage[member.id] = []
+                known = [member.id for member in fresh if not member.created_now]
+                for member_id, used in (await member_usage(conn, drop.id, known, now)).items():
                     usage[member_id] = used
             member = people[claim.identity]
             used = usage[member.id]

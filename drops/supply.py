@@ -18,6 +18,7 @@ from drops.models import DropPhase, DropStatus, HoldStatus
 from drops.tables import drop_holds, drop_sales, drops
 
 __all__ = [
+    "IN_LIST_CHUNK",
     "UnitCounts",
     "derive_phase",
     "early_access_starts",
@@ -29,7 +30,8 @@ __all__ = [
     "unit_counts",
 ]
 
-_CHUNK = 500
+# Ids per IN (...) list: well under the 32,766 parameters SQLite (3.32+) and asyncpg accept per statement.
+IN_LIST_CHUNK = 5_000
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,15 @@ async def lock_drop(conn: AsyncConnection, drop_id: int) -> Any:
 
 
 async def unit_counts(conn: AsyncConnection, drop: Any, now: datetime) -> UnitCounts:
-    sold = await conn.scalar(
-        sa.select(sa.func.count()).where(drop_sales.c.drop_id == drop.id, drop_sales.c.takes_unit.is_(True))
-    )
-    held, next_release = (
+    live = sa.and_(drop_holds.c.drop_id == drop.id, live_holds(now))
+    sold, held, next_release = (
         await conn.execute(
-            sa.select(sa.func.count(), sa.func.min(drop_holds.c.expires_at)).where(
-                drop_holds.c.drop_id == drop.id, live_holds(now)
+            sa.select(
+                sa.select(sa.func.count())
+                .where(drop_sales.c.drop_id == drop.id, drop_sales.c.takes_unit.is_(True))
+                .scalar_subquery(),
+                sa.select(sa.func.count()).where(live).scalar_subquery(),
+                sa.select(sa.func.min(drop_holds.c.expires_at)).where(live).scalar_subquery(),
             )
         )
     ).one()
@@ -87,15 +91,15 @@ async def member_usage(
     """For each member: ids of their live holds and paid units of this drop (what the per-person limit counts)."""
     usage: dict[int, list[str]] = {}
     wanted = sorted(set(member_ids))
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        holds = sa.select(drop_holds.c.member_id, drop_holds.c.id).where(
+    for start in range(0, len(wanted), IN_LIST_CHUNK):
+        chunk = wanted[start : start + IN_LIST_CHUNK]
+        holds = sa.select(drop_holds.c.member_id, drop_holds.c.id.label("unit")).where(
             drop_holds.c.drop_id == drop_id, drop_holds.c.member_id.in_(chunk), live_holds(now)
         )
-        sales = sa.select(drop_sales.c.member_id, drop_sales.c.hold_id).where(
+        sales = sa.select(drop_sales.c.member_id, drop_sales.c.hold_id.label("unit")).where(
             drop_sales.c.drop_id == drop_id, drop_sales.c.member_id.in_(chunk), drop_sales.c.takes_unit.is_(True)
         )
-        for member_id, hold_id in [*(await conn.execute(holds)), *(await conn.execute(sales))]:
+        for member_id, hold_id in await conn.execute(sa.union_all(holds, sales)):
             usage.setdefault(member_id, []).append(hold_id)
     return usage
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
@@ -301,6 +302,9 @@ async def running(
             from bots.runtime import run_bots
 
             await bots.enter_async_context(run_bots(app))
+        # What start-up built (modules, tables, compiled statements, the catalog) lives as long as the process:
+        # frozen, the cyclic collector stops rescanning it on every collection, which halved a claim burst's cost.
+        gc.freeze()
         yield Running(url=url, app=app)
     finally:
         await bots.aclose()  # bots and delivery stop first, while the database is still open

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from storefront.app import App
-from storefront.db.migrate import all_metadata, current_revision, head_revision
+from storefront.db.migrate import HEAD, all_metadata, current_revision, head_revision
 from storefront.stripe_fixtures import load_fixture
 from tests.databases import ON_POSTGRES
 
@@ -28,6 +28,10 @@ async def test_migrations_produce_the_declared_schema(app: App):
 async def test_migrate_twice_is_harmless_and_reaches_head(app: App):
     await app.migrate()
     assert await current_revision(app.db) == head_revision()
+
+
+def test_the_head_start_up_checks_for_is_alembics_head():
+    assert head_revision() == HEAD, "a new migration: set storefront.db.migrate.HEAD to its revision"
 
 
 @pytest.mark.skipif(ON_POSTGRES, reason="SQLite settings")
