@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import tempfile
@@ -70,6 +71,7 @@ async def _deliver(db: Database, base_url: str, rate: int, concurrency: int, sto
         rate_limiter=telegram_rate_limiter(rate),
     )
     async with bot:
+        gc.freeze()  # as `storefront run` does once started (storefront.app.running)
         worker = OutboxDeliveryWorker(db, SystemClock(), {"telegram": TelegramDeliverer(bot, concurrency=concurrency)})
         started = time.perf_counter()
         task = asyncio.create_task(worker.run())

@@ -307,6 +307,7 @@ async def running(
         gc.freeze()
         yield Running(url=url, app=app)
     finally:
+        gc.unfreeze()  # collectable again once stopped (tests start and stop many apps in one process)
         await bots.aclose()  # bots and delivery stop first, while the database is still open
         await app.drops.stop()
         for task in reversed(tasks):

@@ -496,18 +496,21 @@ class OutboxDeliveryWorker:
         Cancelling it is the clean shutdown: steps already talking to a platform get `shutdown_grace` seconds to
         finish and be recorded, no new step starts, so a restart sends nothing twice.
         """
-        while True:
-            self._wake.clear()
-            try:
-                await self.drain()
-            except Exception:
-                log.exception("outbox delivery pass failed; trying again shortly")
-            timeout = self._poll_interval
-            next_due = await self._next_due_at()
-            if next_due is not None:
-                timeout = min(timeout, max(0.05, (next_due - self._clock.now()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    await self.drain()
+                except Exception:
+                    log.exception("outbox delivery pass failed; trying again shortly")
+                timeout = self._poll_interval
+                next_due = await self._next_due_at()
+                if next_due is not None:
+                    timeout = min(timeout, max(0.05, (next_due - self._clock.now()).total_seconds()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+        finally:
+            await self._ledger.close()  # every step has been recorded by now: drain waits for them
 
     async def drain(self) -> int:
         """Deliver every row that is due now; how many rows were closed (delivered or failed)."""

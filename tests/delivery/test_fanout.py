@@ -143,6 +143,8 @@ async def test_stopping_the_worker_lets_messages_under_way_finish_so_a_restart_s
         with contextlib.suppress(asyncio.CancelledError):
             await running
         assert await in_flight_chats(app) == set()
+        # Nothing of the stopped worker lives on (else asyncio warns "Task was destroyed but it is pending").
+        assert [task.get_name() for task in asyncio.all_tasks() if task.get_name() == "_Ledger-writer"] == []
         stopped_after = telegram.count("sendMessage", outcome="ok")
 
         await OutboxDeliveryWorker(app.db, clock, {"telegram": deliverer}).drain()
