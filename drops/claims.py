@@ -32,10 +32,10 @@ from drops.errors import (
 )
 from drops.holds import NewHold, expire_due_holds, insert_holds, new_hold_id
 from drops.models import DropOptions, DropPhase, HoldStatus, HoldView, Money
-from drops.supply import IN_LIST_CHUNK, derive_phase, lock_drop, may_claim_early, member_usage, unit_counts
+from drops.supply import derive_phase, lock_drop, may_claim_early, member_usage, unit_counts
 from drops.waitlist import offer_free_units
 from storefront.clock import Clock
-from storefront.db import Database, insert_ignoring_conflicts
+from storefront.db import Database, in_chunks, insert_ignoring_conflicts
 from storefront.db.tables import identities, members
 from storefront.members import parse_identity
 
@@ -68,11 +68,11 @@ async def resolve_members(conn: AsyncConnection, wanted: list[str], now: datetim
     unique = list(dict.fromkeys(wanted))
 
     async def look_up(names: list[str]) -> None:
-        for start in range(0, len(names), IN_LIST_CHUNK):
+        for chunk in in_chunks(names):
             rows = await conn.execute(
                 sa.select(identities.c.identity, members.c.id, members.c.granted_tier)
                 .join(members, members.c.id == identities.c.member_id)
-                .where(identities.c.identity.in_(names[start : start + IN_LIST_CHUNK]))
+                .where(identities.c.identity.in_(chunk))
             )
             for identity, member_id, tier in rows:
                 found[identity] = _Member(member_id, tier)

@@ -24,9 +24,9 @@ from drops.models import DropOptions, DropPhase, HoldStatus
 from drops.supply import derive_phase, lock_drop, unit_counts
 from drops.tables import drop_holds, drop_payment_issues, drop_sales
 from drops.waitlist import offer_free_units
+from storefront.one_off_checkout import paid_by
 from storefront.outbox import OutboxKind, enqueue
 from storefront.stripe_gateway import StripeGateway
-from webhooks.purchases import paid_by
 from webhooks.stripe_payloads import ChargePayload, CheckoutSessionPayload, DisputePayload
 
 __all__ = ["DropPurchases"]

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from drops.errors import DropNotFound
 from drops.models import DropPhase, DropStatus, HoldStatus
 from drops.tables import drop_holds, drop_sales, drops
+from storefront.db import in_chunks
 
 __all__ = [
-    "IN_LIST_CHUNK",
     "UnitCounts",
     "derive_phase",
     "early_access_starts",
@@ -29,9 +29,6 @@ __all__ = [
     "read_drop",
     "unit_counts",
 ]
-
-# Ids per IN (...) list: well under the 32,766 parameters SQLite (3.32+) and asyncpg accept per statement.
-IN_LIST_CHUNK = 5_000
 
 
 @dataclass(frozen=True)
@@ -91,8 +88,7 @@ async def member_usage(
     """For each member: ids of their live holds and paid units of this drop (what the per-person limit counts)."""
     usage: dict[int, list[str]] = {}
     wanted = sorted(set(member_ids))
-    for start in range(0, len(wanted), IN_LIST_CHUNK):
-        chunk = wanted[start : start + IN_LIST_CHUNK]
+    for chunk in in_chunks(wanted):
         holds = sa.select(drop_holds.c.member_id, drop_holds.c.id.label("unit")).where(
             drop_holds.c.drop_id == drop_id, drop_holds.c.member_id.in_(chunk), live_holds(now)
         )

@@ -25,9 +25,9 @@ from storefront.clock import Clock
 from storefront.db import Database
 from storefront.errors import StorefrontError
 from storefront.members import ensure_member, parse_identity
+from storefront.one_off_checkout import checkout_lifetime, payment_checkout_params
 from storefront.outbox import OutboxKind, enqueue
 from storefront.stripe_gateway import StripeGateway
-from webhooks.purchases import checkout_lifetime, payment_checkout_params
 from webhooks.stripe_payloads import CheckoutSessionPayload
 
 __all__ = [

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from webhooks.purchases import paid_by
+from storefront.one_off_checkout import paid_by
 from webhooks.stripe_payloads import ChargePayload, DisputePayload
 
 __all__ = ["DISPUTED", "REFUNDED", "ReversedOnRefundOrDispute"]

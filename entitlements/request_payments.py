@@ -36,9 +36,9 @@ from storefront.catalog import Catalog, Tier
 from storefront.clock import Clock
 from storefront.db import Database
 from storefront.errors import StorefrontError
+from storefront.one_off_checkout import checkout_lifetime, payment_checkout_params
 from storefront.outbox import OutboxKind, enqueue
 from storefront.stripe_gateway import StripeGateway, idempotency_key
-from webhooks.purchases import checkout_lifetime, payment_checkout_params
 from webhooks.stripe_payloads import CheckoutSessionPayload
 
 __all__ = ["ExtraRequestCheckout", "ExtraRequestCheckoutFailed", "PaymentStatus", "RequestPayments"]

@@ -16,7 +16,7 @@ from storefront.churn._states import MemberAt, TierLookup, member_states
 from storefront.churn._tally import Tally
 from storefront.churn.report import AtRiskMember, ChurnReport
 from storefront.clock import Clock
-from storefront.db import Database
+from storefront.db import Database, in_chunks
 from storefront.db.tables import identities
 from storefront.errors import StorefrontError
 
@@ -32,9 +32,6 @@ class MonthsOutOfRange(StorefrontError):
     def __init__(self, months: int) -> None:
         self.months = months
         super().__init__(f"a churn report covers 1 to {MAX_MONTHS} months, not {months}")
-
-
-_IDENTITY_CHUNK = 500
 
 
 class _Fold:
@@ -126,8 +123,7 @@ class ChurnReports:
 async def _at_risk(conn: AsyncConnection, found: list[tuple[int, MemberAt]]) -> list[AtRiskMember]:
     names: dict[int, list[str]] = {}
     member_ids = [member_id for member_id, _ in found]
-    for first in range(0, len(member_ids), _IDENTITY_CHUNK):
-        chunk = member_ids[first : first + _IDENTITY_CHUNK]
+    for chunk in in_chunks(member_ids):
         rows = await conn.execute(
             sa.select(identities.c.member_id, identities.c.identity)
             .where(identities.c.member_id.in_(chunk))
