@@ -15,6 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench import downloads, drop_burst, fanout_dm, footprint, webhook_ingest
+from storefront.collector import collect_young_objects_less_often
 
 
 @asynccontextmanager
@@ -67,6 +68,7 @@ async def main(quick: bool, postgres: str | None) -> None:
 
 
 if __name__ == "__main__":
+    collect_young_objects_less_often()  # as the storefront command does from its first line
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a fifth of the sizes, for a smoke run")
     parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL"), help="a PostgreSQL server URL")

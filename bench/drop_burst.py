@@ -19,6 +19,7 @@ from drops import DropInput, SoldOut
 from drops.tables import drop_holds
 from storefront.app import App, running
 from storefront.clock import ManualClock
+from storefront.collector import collect_young_objects_less_often
 from storefront.config import Settings
 from storefront.demo.world import DEMO_CATALOG
 
@@ -164,4 +165,5 @@ async def run(
 
 
 if __name__ == "__main__":
+    collect_young_objects_less_often()  # as the storefront command does from its first line
     asyncio.run(run(arrival_seconds=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import tempfile
@@ -28,6 +27,7 @@ from bench.telegram_process import TOKEN
 from bots.delivery.telegram import TelegramDeliverer, telegram_rate_limiter
 from bots.telegram_http import AiohttpRequest
 from storefront.clock import SystemClock
+from storefront.collector import collect_young_objects_less_often, tuned_for_bursts
 from storefront.db import Database
 from storefront.db.migrate import upgrade
 from storefront.db.tables import identities, members, outbox
@@ -71,28 +71,32 @@ async def _deliver(db: Database, base_url: str, rate: int, concurrency: int, sto
         rate_limiter=telegram_rate_limiter(rate),
     )
     async with bot:
-        gc.freeze()  # as `storefront run` does once started (storefront.app.running)
-        worker = OutboxDeliveryWorker(db, SystemClock(), {"telegram": TelegramDeliverer(bot, concurrency=concurrency)})
-        started = time.perf_counter()
-        task = asyncio.create_task(worker.run())
-        try:
-            while True:
-                await asyncio.sleep(0.2)
-                async with db.read() as conn:
-                    counts = dict(
-                        (
-                            await conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))
-                        ).all()
-                    )
-                if stop_after is not None and counts.get(OutboxStatus.DELIVERED.value, 0) >= stop_after:
-                    break
-                if not counts.get(OutboxStatus.PENDING.value):
-                    break
-        finally:
-            task.cancel()  # a stop: steps under way finish and are recorded, then the worker exits
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        return time.perf_counter() - started
+        # As `storefront run` runs once started (storefront.app.running).
+        with tuned_for_bursts():
+            deliverer = TelegramDeliverer(bot, concurrency=concurrency)
+            worker = OutboxDeliveryWorker(db, SystemClock(), {"telegram": deliverer})
+            return await _run_until_delivered(db, worker, stop_after)
+
+
+async def _run_until_delivered(db: Database, worker: OutboxDeliveryWorker, stop_after: int | None) -> float:
+    started = time.perf_counter()
+    task = asyncio.create_task(worker.run())
+    try:
+        while True:
+            await asyncio.sleep(0.2)
+            async with db.read() as conn:
+                counts = dict(
+                    (await conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))).all()
+                )
+            if stop_after is not None and counts.get(OutboxStatus.DELIVERED.value, 0) >= stop_after:
+                break
+            if not counts.get(OutboxStatus.PENDING.value):
+                break
+    finally:
+        task.cancel()  # a stop: steps under way finish and are recorded, then the worker exits
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return time.perf_counter() - started
 
 
 async def run(
@@ -154,4 +158,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    collect_young_objects_less_often()  # as the storefront command does from its first line
     main()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
@@ -27,6 +26,7 @@ from storefront.blobs import BlobStore, blob_store_from_settings
 from storefront.catalog import Catalog, load_catalog
 from storefront.churn import ChurnReports
 from storefront.clock import Clock, SystemClock
+from storefront.collector import tuned_for_bursts
 from storefront.config import Settings
 from storefront.db import Database
 from storefront.db.migrate import upgrade
@@ -302,12 +302,9 @@ async def running(
             from bots.runtime import run_bots
 
             await bots.enter_async_context(run_bots(app))
-        # What start-up built (modules, tables, compiled statements, the catalog) lives as long as the process:
-        # frozen, the cyclic collector stops rescanning it on every collection, which halved a claim burst's cost.
-        gc.freeze()
-        yield Running(url=url, app=app)
+        with tuned_for_bursts():
+            yield Running(url=url, app=app)
     finally:
-        gc.unfreeze()  # collectable again once stopped (tests start and stop many apps in one process)
         await bots.aclose()  # bots and delivery stop first, while the database is still open
         await app.drops.stop()
         for task in reversed(tasks):

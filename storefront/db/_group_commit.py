@@ -7,7 +7,6 @@ from contextlib import suppress
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storefront.db._database import Database
 from storefront.db._upsert import insert_ignoring_conflicts
@@ -114,16 +113,16 @@ class RowInserter(BatchWriter[dict[str, Any]]):
         first_of_key: dict[Any, int] = {}
         for index, row in enumerate(items):
             first_of_key.setdefault(row[self._key], index)
-        async with self._db.write(urgent=True) as conn:
-            inserted = await self._insert(conn, [items[index] for index in first_of_key.values()])
+        new_rows = [items[index] for index in first_of_key.values()]
+        inserted = await self._db.write_in_one_trip(lambda conn: self._insert(conn, new_rows), urgent=True)
         return [
             (row[self._key] in inserted and index == first_of_key[row[self._key]], None)
             for index, row in enumerate(items)
         ]
 
-    async def _insert(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[Any]:
+    def _insert(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> set[Any]:
         """The keys of the rows that were new."""
         key = self._table.c[self._key]
         # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs from one cached compilation.
         statement = insert_ignoring_conflicts(conn, self._table, [self._key]).returning(key)
-        return set((await conn.execute(statement, rows)).scalars())
+        return set(conn.execute(statement, rows).scalars())

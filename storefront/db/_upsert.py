@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
 
-def insert_ignoring_conflicts(conn: AsyncConnection, table: sa.Table, conflict_on: list[str]) -> Insert:
+def insert_ignoring_conflicts(conn: AsyncConnection | sa.Connection, table: sa.Table, conflict_on: list[str]) -> Insert:
     """`INSERT ... ON CONFLICT (conflict_on) DO NOTHING` in the connection's dialect; give rows at execute."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing(index_elements=conflict_on)
