@@ -37,6 +37,7 @@ def print_case(title: str, figures: list[Figure], notes: list[str] | None = None
         base = f"{f.baseline:,.1f}" if f.baseline is not None else "-"
         ratio = f"{f.ratio:.2f}" if f.ratio is not None else "-"
         verdict = "" if f.met is None else (" MET" if f.met else " NOT MET")
-        print(f"{f.name:<34} {f.value:>12,.1f} {f.unit:<10} {base:>12} {ratio:>7}  {f.target}{verdict}")
+        value = f"{f.value:,.2f}" if f.unit == "s" else f"{f.value:,.1f}"  # start-up targets are tenths of seconds
+        print(f"{f.name:<34} {value:>12} {f.unit:<10} {base:>12} {ratio:>7}  {f.target}{verdict}")
     for note in notes or []:
         print(f"  - {note}")
