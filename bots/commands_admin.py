@@ -7,7 +7,6 @@ by the table (`Audience`); anyone else is refused before a handler runs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,15 +16,14 @@ from pydantic import AfterValidator, BeforeValidator, StringConstraints, model_v
 from bots.command_table import Args, Invocation, arg
 from bots.commands import COMMANDS
 from bots.permissions import Audience, Platform
-from bots.rendering import Reply, ReplyFile, day, file_size, minute, plural
-from bots.uploads import Upload, UploadSlots
+from bots.rendering import Reply, ReplyFile, day, minute, plural
+from bots.uploads import UploadSlots, read_uploads
 from entitlements.packs import InvalidMonth, PackFile, PackSummary, UnknownPack, parse_month
 from storefront.churn import MAX_MONTHS, churn_summary_text
 
-__all__ = ["MAX_UPLOAD_BYTES", "PACK_FILE_SLOTS", "ChurnArgs", "PackArgs", "parse_when", "read_uploads"]
+__all__ = ["PACK_FILE_SLOTS", "ChurnArgs", "PackArgs", "parse_when"]
 
 PACK_FILE_SLOTS = 5  # file options of /pack on Discord
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # the most a Telegram bot may download; bigger files go through the CLI
 LISTED_PACKS = 15
 
 
@@ -122,7 +120,8 @@ def _names(names: list[str]) -> str:
 async def _add(ctx: Invocation, month: str, when: datetime | None) -> Reply:
     if not ctx.uploads:
         return Reply.problem(_attach_hint(ctx.caller.platform, month))
-    read = await read_uploads(ctx.uploads, lambda name, size: _too_big(name, size, month))
+    server_side = f"add it on the server with: storefront pack add DIR --month {month}"
+    read = await read_uploads(ctx.uploads, elsewhere=server_side)
     if isinstance(read, str):
         return Reply.problem(read)
     # The file name decides the content type, as for `storefront pack add`.
@@ -145,30 +144,6 @@ async def _add(ctx: Invocation, month: str, when: datetime | None) -> Reply:
     if ctx.caller.platform is Platform.TELEGRAM:
         lines.append(f"More files: send each as a document with the caption /pack add {month}.")
     return Reply.text(*lines, title=f"Pack {month}: {summary.title}")
-
-
-async def read_uploads(
-    uploads: Sequence[Upload], too_big: Callable[[str, int], str]
-) -> list[tuple[Upload, bytes]] | str:
-    """Each attached file with its bytes, or `too_big(name, size)` for the first over MAX_UPLOAD_BYTES (the sizes
-    the platform reports are checked before anything is downloaded)."""
-    for upload in uploads:
-        if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
-            return too_big(upload.name, upload.size)
-    read = []
-    for upload in uploads:
-        data = await upload.read()
-        if len(data) > MAX_UPLOAD_BYTES:
-            return too_big(upload.name, len(data))
-        read.append((upload, data))
-    return read
-
-
-def _too_big(name: str, size: int, month: str) -> str:
-    return (
-        f"{name} is {file_size(size)}, more than chat bots can take ({file_size(MAX_UPLOAD_BYTES)}); "
-        f"add it on the server with: storefront pack add DIR --month {month}"
-    )
 
 
 async def _schedule(ctx: Invocation, month: str, when: datetime) -> Reply:

@@ -16,6 +16,7 @@ from bots.command_table import Args, Invocation, arg
 from bots.commands import COMMANDS
 from bots.rendering import Button, Reply, button_rows, day, file_size, minute, money, plural
 from entitlements.packs import AssetLink, MemberPacks
+from storefront.text import shortened
 
 __all__ = ["PAGE_FILES"]
 
@@ -78,7 +79,7 @@ def _file_line(entry: _Entry) -> str:
 
 def _label(link: AssetLink) -> str:
     label = f"#{link.asset_id} {link.title}"
-    return label if len(label) <= _BUTTON_LABEL else label[: _BUTTON_LABEL - 1] + "…"
+    return shortened(label, _BUTTON_LABEL)
 
 
 def _standing_line(found: MemberPacks) -> str:

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from bots.command_table import Args, Invocation, NoArgs, arg
 from bots.commands import COMMANDS
-from bots.commands_admin import MAX_UPLOAD_BYTES, read_uploads
 from bots.permissions import Audience
-from bots.rendering import Button, Reply, day, file_size, minute, money
-from bots.uploads import Upload, UploadSlots
+from bots.rendering import Button, Reply, day, minute, money
+from bots.uploads import Upload, UploadSlots, read_uploads
 from entitlements.request_files import RequestFile
-from entitlements.requests import BadBrief, Brief, CustomRequest, RequestService, shortened
+from entitlements.requests import BadBrief, Brief, CustomRequest, RequestService
+from storefront.text import shortened
 
 if TYPE_CHECKING:
     from bots.services import BotServices
@@ -126,13 +126,9 @@ def _brief_lines(brief: Brief) -> list[str]:
     return lines
 
 
-def _too_big(name: str, size: int) -> str:
-    return f"{name} is {file_size(size)}, more than chat bots can take ({file_size(MAX_UPLOAD_BYTES)})."
-
-
 async def _read(uploads: tuple[Upload, ...]) -> list[RequestFile] | str:
     """The attached files, or the one line saying which is too big."""
-    read = await read_uploads(uploads, _too_big)
+    read = await read_uploads(uploads)
     if isinstance(read, str):
         return read
     return [RequestFile(upload.name, data, upload.content_type) for upload, data in read]

@@ -31,6 +31,7 @@ from storefront.errors import StorefrontError
 from storefront.members import find_member, parse_identity
 from storefront.outbox import OutboxKind, enqueue
 from storefront.outbox_delivery import ADMIN_ALERT_TEMPLATE
+from storefront.text import shortened
 
 if TYPE_CHECKING:
     from entitlements.request_payments import ExtraRequestCheckout, RequestPayments
@@ -53,7 +54,6 @@ __all__ = [
     "month_start",
     "next_month_start",
     "notify_member",
-    "shortened",
     "turnaround_of",
 ]
 
@@ -248,11 +248,6 @@ def turnaround_of(tier: Tier | None) -> timedelta:
 
 
 # --- messages --------------------------------------------------------------------------------------------------
-
-
-def shortened(text: str, limit: int = 60) -> str:
-    """`text` cut to `limit` characters, the last one "…" when cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _notice(request: CustomRequest, files: Sequence[DeliveredFile] = ()) -> dict[str, Any]:

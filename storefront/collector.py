@@ -29,7 +29,7 @@ def tuned_for_bursts() -> Iterator[None]:
     # What start-up built (modules, tables, compiled statements, the catalog) lives as long as the process:
     # frozen, the collector stops rescanning it on every full collection.
     gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
+    collect_young_objects_less_often()
     try:
         yield
     finally:

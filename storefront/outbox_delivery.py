@@ -35,6 +35,7 @@ from storefront.clock import Clock
 from storefront.db import BatchWriter, Database, Outcome, UTCDateTime
 from storefront.db.delivery_tables import outbox_deliveries
 from storefront.db.tables import identities, outbox
+from storefront.drain_loop import drain_forever
 from storefront.errors import StorefrontError
 from storefront.outbox import OutboxKind, OutboxStatus, enqueue
 
@@ -252,7 +253,7 @@ class _Ledger(BatchWriter[_Op]):
     """Writes claims, completions and row settlements; ops queued while one commit runs share the next."""
 
     def __init__(self, db: Database, admin_identities: Sequence[str]) -> None:
-        super().__init__(db, max_batch=10_000, urgent=False)
+        super().__init__(db, max_batch=10_000)
         self._admins = list(admin_identities)
         self.settled = 0
 
@@ -497,18 +498,9 @@ class OutboxDeliveryWorker:
         finish and be recorded, no new step starts, so a restart sends nothing twice.
         """
         try:
-            while True:
-                self._wake.clear()
-                try:
-                    await self.drain()
-                except Exception:
-                    log.exception("outbox delivery pass failed; trying again shortly")
-                timeout = self._poll_interval
-                next_due = await self._next_due_at()
-                if next_due is not None:
-                    timeout = min(timeout, max(0.05, (next_due - self._clock.now()).total_seconds()))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+            await drain_forever(
+                self.drain, self._next_due_at, self._wake, self._clock, self._poll_interval, "outbox delivery"
+            )
         finally:
             await self._ledger.close()  # every step has been recorded by now: drain waits for them
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -12,21 +11,11 @@ import sqlalchemy as sa
 from storefront.app import App
 from storefront.db.tables import webhook_events
 from tests.databases import ON_POSTGRES
-
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
+from tests.inbox_rows import event_row, stored_ids
 
 
 def insert_event(conn: sa.Connection, event_id: str) -> None:
-    conn.execute(
-        sa.insert(webhook_events).values(
-            id=event_id, type="invoice.paid", created=NOW, received_at=NOW, payload="{}", status="pending"
-        )
-    )
-
-
-async def stored_ids(app: App) -> list[str]:
-    async with app.db.read() as conn:
-        return list((await conn.execute(sa.select(webhook_events.c.id).order_by(webhook_events.c.id))).scalars())
+    conn.execute(sa.insert(webhook_events).values(**event_row(event_id)))
 
 
 async def test_the_work_is_committed_and_its_result_returned(app: App):

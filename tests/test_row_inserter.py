@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -11,25 +10,7 @@ import sqlalchemy as sa
 from storefront.app import App
 from storefront.db import RowInserter
 from storefront.db.tables import webhook_events
-
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-def event_row(event_id: str, payload: str | None = "{}") -> dict:
-    return {
-        "id": event_id,
-        "type": "invoice.paid",
-        "created": NOW,
-        "received_at": NOW,
-        "payload": payload,
-        "status": "pending",
-        "next_attempt_at": NOW,
-    }
-
-
-async def stored_ids(app: App) -> list[str]:
-    async with app.db.read() as conn:
-        return list((await conn.execute(sa.select(webhook_events.c.id).order_by(webhook_events.c.id))).scalars())
+from tests.inbox_rows import event_row, stored_ids
 
 
 async def test_a_bad_row_fails_its_caller_and_the_others_are_stored(app: App):

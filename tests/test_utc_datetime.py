@@ -10,17 +10,14 @@ import sqlalchemy as sa
 from storefront.app import App
 from storefront.db.tables import webhook_events
 from tests.databases import ON_POSTGRES
+from tests.inbox_rows import event_row
 
 PARIS_WINTER = timezone(timedelta(hours=1))
 
 
 async def store_and_read(app: App, created: datetime) -> tuple[datetime, str]:
     async with app.db.write() as conn:
-        await conn.execute(
-            sa.insert(webhook_events).values(
-                id="evt_1", type="invoice.paid", created=created, received_at=created, payload="{}", status="pending"
-            )
-        )
+        await conn.execute(sa.insert(webhook_events).values(**event_row("evt_1", created=created)))
     async with app.db.read() as conn:
         value = await conn.scalar(sa.select(webhook_events.c.created))
         text = await conn.scalar(sa.text("SELECT CAST(created AS TEXT) FROM webhook_events"))

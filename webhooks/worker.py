@@ -8,7 +8,6 @@ back to pending: nothing is lost and nothing is applied twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storefront.clock import Clock
 from storefront.db import Database
 from storefront.db.tables import webhook_events
+from storefront.drain_loop import drain_forever
 from webhooks.dispatch import Dispatcher, Outcome
 from webhooks.inbox import Inbox, InboxStatus
 from webhooks.stripe_payloads import StripeEvent
@@ -126,15 +126,4 @@ class InboxWorker:
 
     async def run(self) -> None:
         """Drain, then sleep until woken by a new event or until the next retry is due."""
-        while True:
-            self._wake.clear()
-            try:
-                await self.drain()
-            except Exception:
-                log.exception("webhook worker pass failed; retrying shortly")
-            next_due = await self._inbox.next_due_at()
-            timeout = 30.0
-            if next_due is not None:
-                timeout = min(30.0, max(0.05, (next_due - self._clock.now()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+        await drain_forever(self.drain, self._inbox.next_due_at, self._wake, self._clock, 30.0, "webhook worker")

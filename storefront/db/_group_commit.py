@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from storefront.db._database import Database
 from storefront.db._upsert import insert_ignoring_conflicts
 
-T = TypeVar("T")
 Item = TypeVar("Item")
 log = logging.getLogger(__name__)
 
@@ -31,12 +30,10 @@ class BatchWriter(Generic[Item]):
         write_batch: Callable[[list[Item]], Awaitable[list[Outcome]]] | None = None,
         *,
         max_batch: int = 500,
-        urgent: bool = True,
     ) -> None:
         self._db = db
         self._write_batch = write_batch
         self._max_batch = max_batch
-        self._urgent = urgent
         self._queue: asyncio.Queue[tuple[Item, asyncio.Future[Any]]] | None = None
         self._task: asyncio.Task[None] | None = None
 
