@@ -172,16 +172,14 @@ class LicenseSigner:
 
     def sign(self, certificate: dict[str, Any]) -> bytes:
         """The certificate file's bytes."""
-        signature = self._private.sign(_SIGNED_PREFIX + canonical_json(certificate))
-        envelope = {
-            "certificate": certificate,
-            "signature": {
-                "algorithm": "Ed25519",
-                "key_id": self.key_id,
-                "value": base64.b64encode(signature).decode(),
-            },
+        signed = canonical_json(certificate)
+        signature = {
+            "algorithm": "Ed25519",
+            "key_id": self.key_id,
+            "value": base64.b64encode(self._private.sign(_SIGNED_PREFIX + signed)).decode(),
         }
-        return canonical_json(envelope) + b"\n"
+        # The canonical JSON of {"certificate": ..., "signature": ...}, reusing the bytes just signed.
+        return b'{"certificate":' + signed + b',"signature":' + canonical_json(signature) + b"}\n"
 
     def verify(self, data: bytes, *, now: datetime | None = None) -> Verification:
         return verify_certificate(data, self.public_key, now=now)

@@ -22,7 +22,6 @@ from types import SimpleNamespace
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from entitlements.asset_tables import assets, download_quota_usage, license_entitlements, license_purchases
 from entitlements.certificates import CERTIFICATE_FORMAT, LicenseSigner, write_secret_file_once
@@ -194,31 +193,59 @@ def next_period_start(now: datetime) -> datetime:
     return datetime(year, month, 1, tzinfo=UTC)
 
 
-async def _lock_quota_rows(conn: AsyncConnection, member_ids: list[int], period: str) -> dict[int, int]:
+def _ids(name: str) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, expanding=True)
+
+
+# Built once: a batch binds only its values (building the expressions again took a quarter of a batch's time).
+_QUOTA_ROWS = (
+    sa.select(download_quota_usage.c.member_id, download_quota_usage.c.used)
+    .where(
+        download_quota_usage.c.member_id.in_(_ids("member_ids")),
+        download_quota_usage.c.period == sa.bindparam("period"),
+    )
+    .order_by(download_quota_usage.c.member_id)
+    .with_for_update()
+)
+_SAVE_QUOTA = (
+    sa.update(download_quota_usage)
+    .where(
+        download_quota_usage.c.member_id == sa.bindparam("member"),
+        download_quota_usage.c.period == sa.bindparam("month"),
+    )
+    .values(used=sa.bindparam("count"))
+)
+_ASSETS = sa.select(assets).where(assets.c.id.in_(_ids("asset_ids")))
+_TIERS = sa.select(members.c.id, members.c.granted_tier).where(members.c.id.in_(_ids("member_ids")))
+_PAID_PURCHASES = (
+    sa.select(license_purchases)
+    .where(
+        license_purchases.c.member_id.in_(_ids("member_ids")),
+        license_purchases.c.asset_id.in_(_ids("asset_ids")),
+        license_purchases.c.paid_at.is_not(None),
+    )
+    .order_by(license_purchases.c.paid_at.desc())
+)
+_SUBSCRIBED = sa.select(subscriptions.c.member_id).where(subscriptions.c.member_id.in_(_ids("member_ids"))).distinct()
+_RECORDED = sa.select(license_entitlements).where(license_entitlements.c.token_id.in_(_ids("nonces")))
+_RECORD = sa.insert(license_entitlements)
+
+
+def _lock_quota_rows(conn: sa.Connection, member_ids: list[int], period: str) -> dict[int, int]:
     """This month's downloads so far per member, with the rows locked until commit (PostgreSQL; SQLite has one
     writer anyway): a member's downloads decided by two processes at once are counted one after the other."""
-    await conn.execute(
+    conn.execute(
         insert_ignoring_conflicts(conn, download_quota_usage, ["member_id", "period"]),
         [{"member_id": member_id, "period": period, "used": 0} for member_id in member_ids],
     )
-    rows = await conn.execute(
-        sa.select(download_quota_usage.c.member_id, download_quota_usage.c.used)
-        .where(download_quota_usage.c.member_id.in_(member_ids), download_quota_usage.c.period == period)
-        .order_by(download_quota_usage.c.member_id)
-        .with_for_update()
-    )
+    rows = conn.execute(_QUOTA_ROWS, {"member_ids": member_ids, "period": period})
     return {member_id: used for member_id, used in rows}
 
 
-async def _save_quota_use(conn: AsyncConnection, used: dict[int, int], period: str) -> None:
+def _save_quota_use(conn: sa.Connection, used: dict[int, int], period: str) -> None:
     if used:
-        await conn.execute(
-            sa.update(download_quota_usage)
-            .where(
-                download_quota_usage.c.member_id == sa.bindparam("member"),
-                download_quota_usage.c.period == sa.bindparam("month"),
-            )
-            .values(used=sa.bindparam("count")),
+        conn.execute(
+            _SAVE_QUOTA,
             [{"member": member_id, "month": period, "count": count} for member_id, count in used.items()],
         )
 
@@ -227,8 +254,8 @@ async def _save_quota_use(conn: AsyncConnection, used: dict[int, int], period: s
 
 
 class PackAccess(Protocol):
-    async def unlocked_packs(
-        self, conn: AsyncConnection, member_ids: Collection[int], now: datetime
+    def unlocked_packs(
+        self, conn: sa.Connection, member_ids: Collection[int], now: datetime
     ) -> dict[int, dict[int, str]]:
         """Per member, the packs their membership has unlocked (current, delivered or by tenure)."""
         ...
@@ -311,63 +338,40 @@ class DownloadGateway:
 
     async def _decide_in_transaction(self, tokens: list[DownloadToken]) -> list[Outcome]:
         now = self._clock.now()
+        # Off the event loop in one trip: the batch's statements, the decisions and their signatures.
+        return await self._db.write_in_one_trip(lambda conn: self._decide_batch(conn, tokens, now), urgent=True)
+
+    def _decide_batch(self, conn: sa.Connection, tokens: list[DownloadToken], now: datetime) -> list[Outcome]:
         period = quota_period(now)
-        async with self._db.write(urgent=True) as conn:
-            used = await _lock_quota_rows(conn, sorted({token.member_id for token in tokens}), period)
-            facts = await self._facts(conn, tokens, now)
-            counted: dict[int, int] = {}
-            new_records: list[dict[str, Any]] = []
-            outcomes: list[Outcome] = []
-            for token in tokens:
-                try:
-                    outcomes.append((self._decide(token, facts, used, counted, new_records, now), None))
-                except DownloadRefused as refusal:
-                    outcomes.append((None, refusal))
-            await _save_quota_use(conn, counted, period)
-            if new_records:
-                await conn.execute(sa.insert(license_entitlements), new_records)
+        used = _lock_quota_rows(conn, sorted({token.member_id for token in tokens}), period)
+        facts = self._facts(conn, tokens, now)
+        counted: dict[int, int] = {}
+        new_records: list[dict[str, Any]] = []
+        outcomes: list[Outcome] = []
+        for token in tokens:
+            try:
+                outcomes.append((self._decide(token, facts, used, counted, new_records, now), None))
+            except DownloadRefused as refusal:
+                outcomes.append((None, refusal))
+        _save_quota_use(conn, counted, period)
+        if new_records:
+            conn.execute(_RECORD, new_records)
         return outcomes
 
-    async def _facts(self, conn: AsyncConnection, tokens: list[DownloadToken], now: datetime) -> _Facts:
+    def _facts(self, conn: sa.Connection, tokens: list[DownloadToken], now: datetime) -> _Facts:
         member_ids = sorted({token.member_id for token in tokens})
         asset_ids = sorted({token.asset_id for token in tokens})
-        found_assets = {row.id: row for row in await conn.execute(sa.select(assets).where(assets.c.id.in_(asset_ids)))}
-        tier_rows = await conn.execute(
-            sa.select(members.c.id, members.c.granted_tier).where(members.c.id.in_(member_ids))
-        )
-        tiers = {member_id: granted for member_id, granted in tier_rows}
+        found_assets = {row.id: row for row in conn.execute(_ASSETS, {"asset_ids": asset_ids})}
+        tiers = {member_id: granted for member_id, granted in conn.execute(_TIERS, {"member_ids": member_ids})}
         purchases: dict[tuple[int, int, str], list[Any]] = {}
-        rows = await conn.execute(
-            sa.select(license_purchases)
-            .where(
-                license_purchases.c.member_id.in_(member_ids),
-                license_purchases.c.asset_id.in_(asset_ids),
-                license_purchases.c.paid_at.is_not(None),
-            )
-            .order_by(license_purchases.c.paid_at.desc())
-        )
-        for row in rows:
+        for row in conn.execute(_PAID_PURCHASES, {"member_ids": member_ids, "asset_ids": asset_ids}):
             purchases.setdefault((row.member_id, row.asset_id, row.license_kind), []).append(row)
         with_tier = [member_id for member_id in member_ids if tiers.get(member_id)]
         without_tier = [member_id for member_id in member_ids if not tiers.get(member_id)]
-        had_membership = (
-            set(
-                await conn.scalars(
-                    sa.select(subscriptions.c.member_id).where(subscriptions.c.member_id.in_(without_tier)).distinct()
-                )
-            )
-            if without_tier
-            else set()
-        )
-        recorded = {
-            row.token_id: row
-            for row in await conn.execute(
-                sa.select(license_entitlements).where(
-                    license_entitlements.c.token_id.in_(sorted({token.nonce for token in tokens}))
-                )
-            )
-        }
-        unlocked = await self._pack_access.unlocked_packs(conn, with_tier, now) if with_tier else {}
+        had_membership = set(conn.scalars(_SUBSCRIBED, {"member_ids": without_tier})) if without_tier else set()
+        nonces = sorted({token.nonce for token in tokens})
+        recorded = {row.token_id: row for row in conn.execute(_RECORDED, {"nonces": nonces})}
+        unlocked = self._pack_access.unlocked_packs(conn, with_tier, now) if with_tier else {}
         return _Facts(found_assets, tiers, purchases, unlocked, had_membership, recorded)
 
     def _decide(

@@ -616,25 +616,16 @@ class PackService:
 
     # Access -----------------------------------------------------------------------------------------------
 
-    async def unlocked_packs(
-        self, conn: AsyncConnection, member_ids: Collection[int], now: datetime
+    def unlocked_packs(
+        self, conn: sa.Connection, member_ids: Collection[int], now: datetime
     ) -> dict[int, dict[int, str]]:
         """PackAccess for the download gateway: per member, the released packs they may download, each with why
         (current, delivered or tenure). A few statements however many members are asked about."""
-        released = (
-            await conn.execute(
-                sa.select(packs.c.id, packs.c.month).where(packs.c.deliver_at <= now).order_by(packs.c.month.desc())
-            )
-        ).all()
+        released = conn.execute(_RELEASED_PACKS, {"now": now}).all()
         delivered: dict[int, set[int]] = {member_id: set() for member_id in member_ids}
-        rows = await conn.execute(
-            sa.select(pack_deliveries.c.member_id, pack_deliveries.c.pack_id).where(
-                pack_deliveries.c.member_id.in_(member_ids)
-            )
-        )
-        for member_id, pack_id in rows:
+        for member_id, pack_id in conn.execute(_DELIVERED_PACKS, {"member_ids": list(member_ids)}):
             delivered[member_id].add(pack_id)
-        months_paid = await self._paid_months(conn, member_ids)
+        months_paid = _paid_months(conn, member_ids)
         current = month_of(now)
         found = {}
         for member_id in member_ids:
@@ -652,26 +643,11 @@ class PackService:
         return found
 
     async def _unlocked(self, conn: AsyncConnection, member_id: int, now: datetime) -> dict[int, str]:
-        return (await self.unlocked_packs(conn, [member_id], now))[member_id]
+        return (await conn.run_sync(self.unlocked_packs, [member_id], now))[member_id]
 
     async def paid_months(self, conn: AsyncConnection, member_id: int) -> int:
         """Months of paid tenure: paid invoices with an amount (a year's invoice counts twelve); trials do not count."""
-        return (await self._paid_months(conn, [member_id]))[member_id]
-
-    async def _paid_months(self, conn: AsyncConnection, member_ids: Collection[int]) -> dict[int, int]:
-        rows = await conn.execute(
-            sa.select(billing_events.c.member_id, billing_events.c.data, subscriptions.c.interval)
-            .select_from(billing_events.join(subscriptions, subscriptions.c.id == billing_events.c.subscription_id))
-            .where(
-                billing_events.c.member_id.in_(member_ids),
-                billing_events.c.kind == ObservationKind.PAYMENT_SUCCEEDED.value,
-            )
-        )
-        months: dict[int, dict[str, int]] = {member_id: {} for member_id in member_ids}
-        for member_id, data, interval in rows:
-            if (data or {}).get("amount") and data.get("invoice"):
-                months[member_id][data["invoice"]] = 12 if interval == "year" else 1
-        return {member_id: sum(invoices.values()) for member_id, invoices in months.items()}
+        return (await conn.run_sync(_paid_months, [member_id]))[member_id]
 
     async def packs_for(self, identity: str) -> MemberPacks:
         """`/packs`: the member's packs and bought licenses, with fresh links; NoPackAccess if there are none."""
@@ -739,3 +715,29 @@ class PackService:
             for row in rows
             if row.valid_until is None or row.valid_until > now
         ]
+
+
+# Built once: the download gateway asks for every batch.
+_RELEASED_PACKS = (
+    sa.select(packs.c.id, packs.c.month).where(packs.c.deliver_at <= sa.bindparam("now")).order_by(packs.c.month.desc())
+)
+_DELIVERED_PACKS = sa.select(pack_deliveries.c.member_id, pack_deliveries.c.pack_id).where(
+    pack_deliveries.c.member_id.in_(sa.bindparam("member_ids", expanding=True))
+)
+_PAYMENTS = (
+    sa.select(billing_events.c.member_id, billing_events.c.data, subscriptions.c.interval)
+    .select_from(billing_events.join(subscriptions, subscriptions.c.id == billing_events.c.subscription_id))
+    .where(
+        billing_events.c.member_id.in_(sa.bindparam("member_ids", expanding=True)),
+        billing_events.c.kind == ObservationKind.PAYMENT_SUCCEEDED.value,
+    )
+)
+
+
+def _paid_months(conn: sa.Connection, member_ids: Collection[int]) -> dict[int, int]:
+    rows = conn.execute(_PAYMENTS, {"member_ids": list(member_ids)})
+    months: dict[int, dict[str, int]] = {member_id: {} for member_id in member_ids}
+    for member_id, data, interval in rows:
+        if (data or {}).get("amount") and data.get("invoice"):
+            months[member_id][data["invoice"]] = 12 if interval == "year" else 1
+    return {member_id: sum(invoices.values()) for member_id, invoices in months.items()}

@@ -46,6 +46,7 @@ def test_signed_certificate_verifies_and_any_changed_byte_does_not(tmp_path: Pat
     signer = LicenseSigner.load_or_create(tmp_path / "key.pem")
     certificate = signer.sign(BODY)
     assert signer.verify(certificate).verdict is Verdict.VALID
+    assert certificate == canonical_json(json.loads(certificate)) + b"\n"  # the file is canonical JSON itself
     for position in range(len(certificate)):
         altered = bytearray(certificate)
         altered[position] = (altered[position] + 1) % 256
