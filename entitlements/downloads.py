@@ -197,7 +197,8 @@ def _ids(name: str) -> sa.BindParameter[Any]:
     return sa.bindparam(name, expanding=True)
 
 
-# Built once: a batch binds only its values (building the expressions again took a quarter of a batch's time).
+# Built once (as insert_ignoring_conflicts is): a batch binds only its values; building the expressions again
+# took a quarter of a batch's time.
 _QUOTA_ROWS = (
     sa.select(download_quota_usage.c.member_id, download_quota_usage.c.used)
     .where(
