@@ -24,7 +24,8 @@ from telegram.ext import ExtBot
 from bench.report import Figure, print_case
 from bench.servers import free_port, process
 from bench.telegram_process import TOKEN
-from bots.delivery.telegram import TelegramDeliverer, telegram_rate_limiter
+from bots.delivery.telegram import TelegramDeliverer
+from bots.delivery.telegram_pace import telegram_rate_limiter
 from bots.telegram_http import AiohttpRequest
 from storefront.clock import SystemClock
 from storefront.collector import collect_young_objects_less_often, tuned_for_bursts

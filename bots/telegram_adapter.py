@@ -22,8 +22,8 @@ from telegram import (
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
+    BaseRateLimiter,
     CallbackQueryHandler,
     ChatJoinRequestHandler,
     ChatMemberHandler,
@@ -35,7 +35,7 @@ from telegram.ext import (
 
 from bots.command_table import CommandTable
 from bots.commands import COMMANDS
-from bots.delivery.telegram import telegram_rate_limiter
+from bots.delivery.telegram_pace import telegram_rate_limiter
 from bots.permissions import Audience, Caller, Platform
 from bots.rendering import BUTTON_PREFIX, Reply, telegram_html
 from bots.services import BotServices
@@ -113,7 +113,7 @@ class TelegramAdapter:
         *,
         api_base_url: str | None = None,
         table: CommandTable = COMMANDS,
-        rate_limiter: AIORateLimiter | None = None,
+        rate_limiter: BaseRateLimiter[int] | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> TelegramAdapter:
         """The adapter and its PTB Application, talking HTTP through aiohttp (`ssl_context`: e.g. a shared one)."""

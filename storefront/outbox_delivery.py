@@ -37,7 +37,7 @@ from storefront.db.delivery_tables import outbox_deliveries
 from storefront.db.tables import identities, outbox
 from storefront.drain_loop import drain_forever
 from storefront.errors import StorefrontError
-from storefront.outbox import OutboxKind, OutboxStatus, enqueue
+from storefront.outbox import OutboxKind, OutboxStatus, enqueue_in_one_trip
 
 __all__ = [
     "Deliverer",
@@ -258,32 +258,18 @@ class _Ledger(BatchWriter[_Op]):
         self.settled = 0
 
     async def _write(self, ops: list[_Op]) -> list[Outcome]:
-        async with self._db.write() as conn:
-            self.settled += await self._apply(conn, ops)
+        # One trip: the group's statements run off the event loop, which is busy with the platforms' requests.
+        self.settled += await self._db.write_in_one_trip(lambda conn: self._apply(conn, ops))
         return [(None, None)] * len(ops)
 
-    async def _apply(self, conn: AsyncConnection, ops: list[_Op]) -> int:
-        d = outbox_deliveries
+    def _apply(self, conn: sa.Connection, ops: list[_Op]) -> int:
         claims = [op for op in ops if isinstance(op, _Claim)]
         if claims:
-            await conn.execute(
-                sa.update(d)
-                .where(d.c.id.in_([claim.record_id for claim in claims]))
-                .values(status=DeliveryStatus.SENDING.value, attempts=d.c.attempts + 1, claimed_at=claims[-1].now)
-            )
+            conn.execute(_CLAIM, {"claimed": [claim.record_id for claim in claims], "claimed_at": claims[-1].now})
         completions = [op for op in ops if isinstance(op, _Completion)]
         if completions:
-            # One executemany for the whole group: each statement costs a trip to the database thread.
-            await conn.execute(
-                sa.update(d)
-                .where(d.c.id == sa.bindparam("record_id"))
-                .values(
-                    status=sa.bindparam("new_status"),
-                    next_attempt_at=sa.bindparam("next_at", type_=UTCDateTime),
-                    completed_at=sa.bindparam("done_at", type_=UTCDateTime),
-                    detail=sa.bindparam("new_detail"),
-                    last_error=sa.bindparam("error"),
-                ),
+            conn.execute(
+                _COMPLETE,
                 [
                     {
                         "record_id": op.record_id,
@@ -298,15 +284,15 @@ class _Ledger(BatchWriter[_Op]):
             )
         for op in completions:
             if op.alert is not None:
-                await self._alert(conn, op.alert, op.now)
+                self._alert(conn, op.alert, op.now)
         touched = {op.outbox_id: op.now for op in ops if isinstance(op, _Completion | _Settle)}
         if not touched:
             return 0
-        return await settle_rows(conn, touched.keys(), max(touched.values()))
+        return settle_rows(conn, touched.keys(), max(touched.values()))
 
-    async def _alert(self, conn: AsyncConnection, alert: NeedsAdmin, now: datetime) -> None:
+    def _alert(self, conn: sa.Connection, alert: NeedsAdmin, now: datetime) -> None:
         text = f"{alert.message}\n{_RETRY_HINT}"
-        inserted = await enqueue(
+        inserted = enqueue_in_one_trip(
             conn,
             key=f"admin-alert:{alert.problem}"[:255],
             kind=OutboxKind.NOTIFY,
@@ -317,60 +303,87 @@ class _Ledger(BatchWriter[_Op]):
             log.error("admin action needed (%s): %s", alert.problem, alert.message)
 
 
-async def settle_rows(conn: AsyncConnection, outbox_ids: Iterable[int], now: datetime) -> int:
+# The ledger's statements, built once: it runs them several times a second during a fan-out.
+_d = outbox_deliveries
+_CLAIM = (
+    sa.update(_d)
+    .where(_d.c.id.in_(sa.bindparam("claimed", expanding=True)))
+    .values(
+        status=DeliveryStatus.SENDING.value,
+        attempts=_d.c.attempts + 1,
+        claimed_at=sa.bindparam("claimed_at", type_=UTCDateTime),
+    )
+)
+_COMPLETE = (
+    sa.update(_d)
+    .where(_d.c.id == sa.bindparam("record_id"))
+    .values(
+        status=sa.bindparam("new_status"),
+        next_attempt_at=sa.bindparam("next_at", type_=UTCDateTime),
+        completed_at=sa.bindparam("done_at", type_=UTCDateTime),
+        detail=sa.bindparam("new_detail"),
+        last_error=sa.bindparam("error"),
+    )
+)
+_STEPS_OF_OPEN_ROWS = (
+    sa.select(
+        _d.c.outbox_id,
+        sa.func.sum(sa.case((_d.c.status.in_(_OPEN), 1), else_=0)).label("open"),
+        sa.func.sum(sa.case((_d.c.status.in_(_PROBLEMS), 1), else_=0)).label("problems"),
+        sa.func.sum(sa.case((_d.c.status.in_(_NOTES), 1), else_=0)).label("notes"),
+        sa.func.min(sa.case((_d.c.status == DeliveryStatus.PENDING.value, _d.c.next_attempt_at))).label("next_due"),
+        sa.func.max(_d.c.attempts).label("attempts"),
+    )
+    .select_from(_d.join(outbox, outbox.c.id == _d.c.outbox_id))
+    .where(_d.c.outbox_id.in_(sa.bindparam("rows", expanding=True)), outbox.c.status == OutboxStatus.PENDING.value)
+    .group_by(_d.c.outbox_id)
+)
+_RESCHEDULE_ROW = (
+    sa.update(outbox)
+    .where(outbox.c.id == sa.bindparam("row_id"))
+    .values(next_attempt_at=sa.bindparam("next_due", type_=UTCDateTime), attempts=sa.bindparam("tries"))
+)
+_WHY_ROWS_ENDED = (
+    sa.select(_d.c.outbox_id, _d.c.target, _d.c.step, _d.c.status, _d.c.last_error)
+    .where(_d.c.outbox_id.in_(sa.bindparam("rows", expanding=True)), _d.c.status.in_(_PROBLEMS + _NOTES))
+    .order_by(_d.c.status.in_(_PROBLEMS).desc(), _d.c.id)
+)
+_CLOSE_ROW = (
+    sa.update(outbox)
+    .where(outbox.c.id == sa.bindparam("row_id"))
+    .values(
+        status=sa.bindparam("new_status"),
+        attempts=sa.bindparam("tries"),
+        delivered_at=sa.bindparam("delivered", type_=UTCDateTime),
+        last_error=sa.bindparam("why"),
+    )
+)
+
+
+def settle_rows(conn: sa.Connection, outbox_ids: Iterable[int], now: datetime) -> int:
     """Close the open outbox rows whose steps have all ended; reschedule the others. How many rows were closed.
 
     A row is `delivered` when no step needs an admin or failed (people who blocked the bot count as delivered,
     with a note in `last_error`), else `failed` with the first problem in `last_error`.
     """
-    d = outbox_deliveries
-    summary = (
-        await conn.execute(
-            sa.select(
-                d.c.outbox_id,
-                sa.func.sum(sa.case((d.c.status.in_(_OPEN), 1), else_=0)).label("open"),
-                sa.func.sum(sa.case((d.c.status.in_(_PROBLEMS), 1), else_=0)).label("problems"),
-                sa.func.sum(sa.case((d.c.status.in_(_NOTES), 1), else_=0)).label("notes"),
-                sa.func.min(sa.case((d.c.status == DeliveryStatus.PENDING.value, d.c.next_attempt_at))).label(
-                    "next_due"
-                ),
-                sa.func.max(d.c.attempts).label("attempts"),
-            )
-            .select_from(d.join(outbox, outbox.c.id == d.c.outbox_id))
-            .where(d.c.outbox_id.in_(sorted(set(outbox_ids))), outbox.c.status == OutboxStatus.PENDING.value)
-            .group_by(d.c.outbox_id)
-        )
-    ).all()
+    summary = conn.execute(_STEPS_OF_OPEN_ROWS, {"rows": sorted(set(outbox_ids))}).all()
     waiting = [row for row in summary if row.open and row.next_due is not None]
     if waiting:
-        await conn.execute(
-            sa.update(outbox)
-            .where(outbox.c.id == sa.bindparam("row_id"))
-            .values(next_attempt_at=sa.bindparam("next_due", type_=UTCDateTime), attempts=sa.bindparam("tries")),
+        conn.execute(
+            _RESCHEDULE_ROW,
             [{"row_id": row.outbox_id, "next_due": row.next_due, "tries": row.attempts} for row in waiting],
         )
     ended = [row for row in summary if not row.open]
     explained = [row.outbox_id for row in ended if row.problems or row.notes]
     why: dict[int, str] = {}
     if explained:
-        for record in await conn.execute(
-            sa.select(d.c.outbox_id, d.c.target, d.c.step, d.c.status, d.c.last_error)
-            .where(d.c.outbox_id.in_(explained), d.c.status.in_(_PROBLEMS + _NOTES))
-            .order_by(d.c.status.in_(_PROBLEMS).desc(), d.c.id)
-        ):
+        for record in conn.execute(_WHY_ROWS_ENDED, {"rows": explained}):
             why.setdefault(
                 record.outbox_id, f"{record.status} {record.step} for {record.target}: {record.last_error}"[:1000]
             )
     if ended:
-        await conn.execute(
-            sa.update(outbox)
-            .where(outbox.c.id == sa.bindparam("row_id"))
-            .values(
-                status=sa.bindparam("new_status"),
-                attempts=sa.bindparam("tries"),
-                delivered_at=sa.bindparam("delivered", type_=UTCDateTime),
-                last_error=sa.bindparam("why"),
-            ),
+        conn.execute(
+            _CLOSE_ROW,
             [
                 {
                     "row_id": row.outbox_id,

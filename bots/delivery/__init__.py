@@ -10,15 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bots.delivery.discord import DiscordDeliverer
-    from bots.delivery.telegram import MessageRateLimiter, TelegramDeliverer, telegram_rate_limiter
+    from bots.delivery.telegram import TelegramDeliverer
+    from bots.delivery.telegram_pace import TelegramRateLimiter, telegram_rate_limiter
 
-__all__ = ["DiscordDeliverer", "MessageRateLimiter", "TelegramDeliverer", "telegram_rate_limiter"]
+__all__ = ["DiscordDeliverer", "TelegramDeliverer", "TelegramRateLimiter", "telegram_rate_limiter"]
 
 _HOMES = {
     "DiscordDeliverer": "bots.delivery.discord",
-    "MessageRateLimiter": "bots.delivery.telegram",
     "TelegramDeliverer": "bots.delivery.telegram",
-    "telegram_rate_limiter": "bots.delivery.telegram",
+    "TelegramRateLimiter": "bots.delivery.telegram_pace",
+    "telegram_rate_limiter": "bots.delivery.telegram_pace",
 }
 
 

@@ -1,16 +1,15 @@
 """Telegram side of the outbox: one-time invite links, kicks (ban then unban) and direct messages.
 
-Pacing comes from python-telegram-bot's `AIORateLimiter` on the bot (see `telegram_rate_limiter`); it does not
-pace private chats one by one, so direct messages get a small per-chat pacer here.
+Pacing comes from the bot's rate limiter (`bots.delivery.telegram_pace`); it does not pace private chats one by
+one, so direct messages get a small per-chat pacer here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.error import (
@@ -22,8 +21,8 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.ext import AIORateLimiter
 
+from bots.delivery.telegram_pace import retry_after_seconds
 from storefront.outbox_delivery import (
     DeliveryRejected,
     NeedsAdmin,
@@ -32,7 +31,7 @@ from storefront.outbox_delivery import (
     RetryLater,
 )
 
-__all__ = ["MessageRateLimiter", "TelegramDeliverer", "telegram_rate_limiter"]
+__all__ = ["TelegramDeliverer"]
 
 # Telegram refuses a ban shorter than 30 s as "forever"; a short ban also lifts itself if the unban is lost.
 _KICK_BAN = timedelta(minutes=2)
@@ -48,54 +47,8 @@ _ADMIN_PROBLEMS = (
 )
 
 
-class MessageRateLimiter(AIORateLimiter):
-    """AIORateLimiter whose per-group budget (20 messages a minute) counts only messages.
-
-    As shipped it charges every call that names a group to that budget, so kicking 1,000 members (a ban and
-    an unban each) or creating their invite links would take 100 minutes; those calls keep the overall budget.
-    """
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, Any]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> Any:
-        if "chat_id" in data and not endpoint.startswith(_MESSAGE_METHODS):
-            data = {**data, "chat_id": 0}  # only the limiter reads this copy; `args` carries the real request
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-
-
-_MESSAGE_METHODS = ("send", "edit", "copy", "forward")
-
-
-def telegram_rate_limiter(
-    messages_per_second: int = 30, group_messages_per_minute: int = 20, max_retries: int = 3
-) -> AIORateLimiter:
-    """PTB's limiter tuned to stay under the limits in ANY sliding window, not only in aligned ones.
-
-    aiolimiter's `AsyncLimiter(k, period)` is a bucket of `k` that refills at `k / period` a second, so it admits
-    up to `k + k / period` in some second (`AsyncLimiter(N, 1)`: 2N). So a burst of `k` with a refill of
-    `N - k - spare` a second sends at most `N - spare` in any second. The spare (2% of the budget) absorbs
-    requests that leave evenly but arrive bunched up: one 429 pauses every send for a second or more. The
-    burst lets the pace catch up after the event loop wakes it late. At 30/s this is one a time, 29/s.
-    """
-    burst = max(1, messages_per_second // 100)
-    spare = messages_per_second // 50
-    return MessageRateLimiter(
-        overall_max_rate=burst,
-        overall_time_period=burst / max(1, messages_per_second - burst - spare),
-        group_max_rate=1,
-        group_time_period=60 / max(1, group_messages_per_minute - 1),
-        max_retries=max_retries,
-    )
-
-
 class _PerChatPacer:
-    """At most one message per `interval` seconds to each private chat (AIORateLimiter does not do this).
+    """At most one message per `interval` seconds to each private chat (the bot's rate limiter does not do this).
 
     The default keeps a margin over Telegram's one a second: requests start paced but arrive with jitter.
     """
@@ -114,10 +67,6 @@ class _PerChatPacer:
         self._next[chat_id] = slot + self._interval
         if slot > moment:
             await asyncio.sleep(slot - moment)
-
-
-def _seconds(retry_after: object) -> float:
-    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)  # type: ignore[arg-type]
 
 
 class TelegramDeliverer:
@@ -196,7 +145,7 @@ class TelegramDeliverer:
 
 def _transient(error: TelegramError) -> Exception:
     if isinstance(error, RetryAfter):
-        return RetryLater(f"telegram: {error.message}", _seconds(error.retry_after))
+        return RetryLater(f"telegram: {error.message}", retry_after_seconds(error))
     if isinstance(error, InvalidToken):
         return NeedsAdmin("telegram:token", "Telegram refuses the bot token (TELEGRAM_BOT_TOKEN): replace it.")
     if isinstance(error, NetworkError):  # includes TimedOut; BadRequest is handled before this

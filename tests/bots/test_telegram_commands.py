@@ -202,7 +202,7 @@ async def test_the_bot_paces_under_telegrams_limits_in_any_sliding_second(servic
     bot = TelegramAdapter.build(TOKEN, services, api_base_url="http://127.0.0.1:9/bot")
     limiter = bot.application.bot.rate_limiter
 
-    assert (limiter._base_limiter.max_rate, limiter._base_limiter.time_period) == (1, pytest.approx(1 / 29))
+    assert (limiter.overall.max_rate, limiter.overall.time_period) == (1, pytest.approx(1 / 29))
     assert (limiter._group_max_rate, limiter._group_time_period) == (1, pytest.approx(60 / 19))
     assert limiter._max_retries == 3
     assert bot.application.bot.base_url == f"http://127.0.0.1:9/bot{TOKEN}"

@@ -10,7 +10,7 @@ from aiohttp import web
 from telegram.error import NetworkError, TimedOut
 from telegram.request import RequestData
 
-from bots.delivery.telegram import telegram_rate_limiter
+from bots.delivery.telegram_pace import telegram_rate_limiter
 from bots.telegram_http import AiohttpRequest
 
 
@@ -75,7 +75,7 @@ async def test_a_request_before_initialize_is_refused():
 @pytest.mark.parametrize("per_second", [30, 300, 1000])
 def test_the_pace_keeps_room_in_every_second_for_requests_that_arrive_bunched(per_second: int):
     limiter = telegram_rate_limiter(per_second)
-    burst, period = limiter._base_limiter.max_rate, limiter._base_limiter.time_period
+    burst, period = limiter.overall.max_rate, limiter.overall.time_period
     most_in_any_second = burst + burst / period
     assert most_in_any_second <= per_second
     assert most_in_any_second >= 0.95 * per_second  # and loses little of the budget

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import ExtBot
 
-from bots.delivery.telegram import telegram_rate_limiter
+from bots.delivery.telegram_pace import telegram_rate_limiter
 from bots.telegram_http import AiohttpRequest
 
 TELEGRAM_TOKEN = "7654321:AAH-delivery-test-token"
