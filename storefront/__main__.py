@@ -1,11 +1,12 @@
 """The `storefront` command, as `python -m storefront` and as the installed script."""
 
-from storefront.collector import collect_young_objects_less_often
+from storefront.collector import collect_young_objects_less_often, no_collections_while_importing
 
 
 def main() -> None:
-    collect_young_objects_less_often()  # before the imports below, which allocate hundreds of thousands of objects
-    from storefront.cli import main as run_cli
+    collect_young_objects_less_often()
+    with no_collections_while_importing():  # the imports below allocate hundreds of thousands of objects
+        from storefront.cli import main as run_cli
 
     run_cli()
 
