@@ -25,17 +25,19 @@ async def drain_forever(
 ) -> None:
     """Run `drain()`, then sleep until `wake` is set, until `next_due_at()`, or `poll_interval`; until cancelled.
 
-    A failing pass is logged and tried again on the next round.
+    A failing pass, or a failure to read when the next one is due (the database away for a moment), is logged
+    and tried again after `poll_interval`.
     """
     while True:
         wake.clear()
+        timeout = poll_interval
         try:
             await drain()
+            next_due = await next_due_at()
         except Exception:
             log.exception("%s pass failed; trying again shortly", worker_name)
-        timeout = poll_interval
-        next_due = await next_due_at()
-        if next_due is not None:
-            timeout = min(timeout, max(0.05, (next_due - clock.now()).total_seconds()))
+        else:
+            if next_due is not None:
+                timeout = min(timeout, max(0.05, (next_due - clock.now()).total_seconds()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout)
