@@ -71,12 +71,12 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
-                if attempt == max_retries:
-                    raise
+                # Every call waits, also when this one is out of retries: Telegram limits the whole bot.
                 pause = retry_after_seconds(error) + 0.1
                 log.info("Telegram flood limit hit: every call waits %.1f s", pause)
-                loop = asyncio.get_running_loop()
-                self._halted_until = max(self._halted_until, loop.time() + pause)
+                self._halted_until = max(self._halted_until, asyncio.get_running_loop().time() + pause)
+                if attempt == max_retries:
+                    raise
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _admit(self, *, counted: bool, group: int | str | None) -> None:

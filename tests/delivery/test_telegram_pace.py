@@ -76,14 +76,16 @@ async def test_calls_that_waited_out_a_halt_leave_at_the_pace_not_all_at_once():
     assert sent[-1] - sent[0] >= (len(sent) - burst - 1) * period / burst
 
 
-async def test_a_call_still_refused_after_its_retries_raises_the_429():
+async def test_a_call_out_of_retries_raises_the_429_and_still_halts_the_others():
     limiter = telegram_rate_limiter(1000, max_retries=0)
 
     async def flooded() -> None:
         raise RetryAfter(HALT)
 
+    refused_at = asyncio.get_running_loop().time()
     with pytest.raises(RetryAfter):
-        await _call(limiter, flooded)
+        await _call(limiter, flooded, chat_id=1)
+    assert await _call(limiter, _sent_at, chat_id=2) >= refused_at + HALT.total_seconds()
 
 
 async def test_only_messages_count_against_a_groups_budget_so_kicks_are_not_slowed_to_its_pace():
