@@ -37,7 +37,6 @@ async def main(port: int, rate: int, out: Path) -> None:
     # A collection stalls the stand-in for up to tens of milliseconds (it keeps every call it answers), then it
     # stamps the requests that waited as if they had all arrived at once: at 300/s a 20 ms stall is over the
     # limit. Telegram's servers do not pause like one Python process, so this one never collects; a run is short.
-    gc.freeze()
     gc.disable()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -28,7 +28,7 @@ from entitlements.certificates import CERTIFICATE_FORMAT, LicenseSigner, write_s
 from entitlements.licenses import KIND_RANK, LicenseCatalog
 from storefront.catalog import Catalog
 from storefront.clock import Clock
-from storefront.db import BatchWriter, Database, Outcome, insert_ignoring_conflicts
+from storefront.db import BatchWriter, Database, Outcome, in_list, insert_ignoring_conflicts
 from storefront.db.tables import members, subscriptions
 from storefront.errors import ConfigError, StorefrontError
 
@@ -193,16 +193,12 @@ def next_period_start(now: datetime) -> datetime:
     return datetime(year, month, 1, tzinfo=UTC)
 
 
-def _ids(name: str) -> sa.BindParameter[Any]:
-    return sa.bindparam(name, expanding=True)
-
-
 # Built once (as insert_ignoring_conflicts is): a batch binds only its values; building the expressions again
 # took a quarter of a batch's time.
 _QUOTA_ROWS = (
     sa.select(download_quota_usage.c.member_id, download_quota_usage.c.used)
     .where(
-        download_quota_usage.c.member_id.in_(_ids("member_ids")),
+        download_quota_usage.c.member_id.in_(in_list("member_ids")),
         download_quota_usage.c.period == sa.bindparam("period"),
     )
     .order_by(download_quota_usage.c.member_id)
@@ -216,19 +212,21 @@ _SAVE_QUOTA = (
     )
     .values(used=sa.bindparam("count"))
 )
-_ASSETS = sa.select(assets).where(assets.c.id.in_(_ids("asset_ids")))
-_TIERS = sa.select(members.c.id, members.c.granted_tier).where(members.c.id.in_(_ids("member_ids")))
+_ASSETS = sa.select(assets).where(assets.c.id.in_(in_list("asset_ids")))
+_TIERS = sa.select(members.c.id, members.c.granted_tier).where(members.c.id.in_(in_list("member_ids")))
 _PAID_PURCHASES = (
     sa.select(license_purchases)
     .where(
-        license_purchases.c.member_id.in_(_ids("member_ids")),
-        license_purchases.c.asset_id.in_(_ids("asset_ids")),
+        license_purchases.c.member_id.in_(in_list("member_ids")),
+        license_purchases.c.asset_id.in_(in_list("asset_ids")),
         license_purchases.c.paid_at.is_not(None),
     )
     .order_by(license_purchases.c.paid_at.desc())
 )
-_SUBSCRIBED = sa.select(subscriptions.c.member_id).where(subscriptions.c.member_id.in_(_ids("member_ids"))).distinct()
-_RECORDED = sa.select(license_entitlements).where(license_entitlements.c.token_id.in_(_ids("nonces")))
+_SUBSCRIBED = (
+    sa.select(subscriptions.c.member_id).where(subscriptions.c.member_id.in_(in_list("member_ids"))).distinct()
+)
+_RECORDED = sa.select(license_entitlements).where(license_entitlements.c.token_id.in_(in_list("nonces")))
 _RECORD = sa.insert(license_entitlements)
 
 

@@ -30,7 +30,7 @@ from entitlements.memberships import AccessChange
 from storefront.blobs import BlobMetadata, BlobStore, StoredBlob, safe_filename
 from storefront.catalog import Catalog, Tier
 from storefront.clock import Clock
-from storefront.db import Database, insert_ignore
+from storefront.db import Database, in_list, insert_ignore
 from storefront.db.tables import billing_events, members, subscriptions
 from storefront.errors import StorefrontError
 from storefront.members import find_member, parse_identity
@@ -722,13 +722,13 @@ _RELEASED_PACKS = (
     sa.select(packs.c.id, packs.c.month).where(packs.c.deliver_at <= sa.bindparam("now")).order_by(packs.c.month.desc())
 )
 _DELIVERED_PACKS = sa.select(pack_deliveries.c.member_id, pack_deliveries.c.pack_id).where(
-    pack_deliveries.c.member_id.in_(sa.bindparam("member_ids", expanding=True))
+    pack_deliveries.c.member_id.in_(in_list("member_ids"))
 )
 _PAYMENTS = (
     sa.select(billing_events.c.member_id, billing_events.c.data, subscriptions.c.interval)
     .select_from(billing_events.join(subscriptions, subscriptions.c.id == billing_events.c.subscription_id))
     .where(
-        billing_events.c.member_id.in_(sa.bindparam("member_ids", expanding=True)),
+        billing_events.c.member_id.in_(in_list("member_ids")),
         billing_events.c.kind == ObservationKind.PAYMENT_SUCCEEDED.value,
     )
 )

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storefront.clock import Clock
-from storefront.db import BatchWriter, Database, Outcome, UTCDateTime
+from storefront.db import BatchWriter, Database, Outcome, UTCDateTime, in_list
 from storefront.db.delivery_tables import outbox_deliveries
 from storefront.db.tables import identities, outbox
 from storefront.drain_loop import drain_forever
@@ -307,7 +307,7 @@ class _Ledger(BatchWriter[_Op]):
 _d = outbox_deliveries
 _CLAIM = (
     sa.update(_d)
-    .where(_d.c.id.in_(sa.bindparam("claimed", expanding=True)))
+    .where(_d.c.id.in_(in_list("claimed")))
     .values(
         status=DeliveryStatus.SENDING.value,
         attempts=_d.c.attempts + 1,
@@ -335,7 +335,7 @@ _STEPS_OF_OPEN_ROWS = (
         sa.func.max(_d.c.attempts).label("attempts"),
     )
     .select_from(_d.join(outbox, outbox.c.id == _d.c.outbox_id))
-    .where(_d.c.outbox_id.in_(sa.bindparam("rows", expanding=True)), outbox.c.status == OutboxStatus.PENDING.value)
+    .where(_d.c.outbox_id.in_(in_list("rows")), outbox.c.status == OutboxStatus.PENDING.value)
     .group_by(_d.c.outbox_id)
 )
 _RESCHEDULE_ROW = (
@@ -345,7 +345,7 @@ _RESCHEDULE_ROW = (
 )
 _WHY_ROWS_ENDED = (
     sa.select(_d.c.outbox_id, _d.c.target, _d.c.step, _d.c.status, _d.c.last_error)
-    .where(_d.c.outbox_id.in_(sa.bindparam("rows", expanding=True)), _d.c.status.in_(_PROBLEMS + _NOTES))
+    .where(_d.c.outbox_id.in_(in_list("rows")), _d.c.status.in_(_PROBLEMS + _NOTES))
     .order_by(_d.c.status.in_(_PROBLEMS).desc(), _d.c.id)
 )
 _CLOSE_ROW = (

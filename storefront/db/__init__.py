@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from storefront.db._database import Database
 from storefront.db._group_commit import BatchWriter, Outcome, RowInserter
-from storefront.db._in_lists import in_chunks
+from storefront.db._in_lists import in_chunks, in_list
 from storefront.db._types import UTCDateTime
 from storefront.db._upsert import insert_ignore, insert_ignoring_conflicts
 from storefront.db.tables import metadata
@@ -16,6 +16,7 @@ __all__ = [
     "RowInserter",
     "UTCDateTime",
     "in_chunks",
+    "in_list",
     "insert_ignore",
     "insert_ignoring_conflicts",
     "metadata",
