@@ -12,11 +12,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from storefront import churn_cli
+from storefront.app import App
 from storefront.churn_cli import churn
+from storefront.clock import ManualClock
 from storefront.db import Database
 from storefront.db.migrate import upgrade
 from tests.churn.conftest import CHURN_CATALOG
-from tests.churn.generated import generate
+from tests.churn.generated import NOW, generate
 from tests.churn.store import store_in_bulk
 
 cli = typer.Typer()
@@ -49,6 +52,8 @@ def run(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)  # no stray .env
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("CATALOG_PATH", str(CHURN_CATALOG))
+    # The generated history ends at its NOW; on the real date the report's months would run past it.
+    monkeypatch.setattr(churn_cli, "App", lambda settings: App(settings, clock=ManualClock(NOW)))
 
     def invoke(*args: str):
         return CliRunner().invoke(cli, ["churn", *args], catch_exceptions=False)
