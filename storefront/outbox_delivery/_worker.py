@@ -1,159 +1,46 @@
-"""Delivers the outbox to chat platforms: each (outbox row, target, step) exactly once, even across crashes.
-
-An outbox row is expanded once into steps per target identity (`outbox_deliveries`): grant or revoke one
-resource (a Discord role, a Telegram chat) and/or send one message. Each step is claimed (status `sending`)
-in a committed transaction right before the platform call and completed right after it, so a restart resumes
-where the last process stopped and never repeats a step whose completion was recorded. A step that was in
-flight when the process died is the one unavoidable at-least-once window: it is sent again after a restart,
-so at most one duplicate per in-flight step, and no more steps are in flight than the deliverers'
-`concurrency`. Claims and completions are group-committed: what arrives while one commit runs goes into the
-next, which keeps SQLite ahead of the platforms' rate limits without widening that window.
-
-Rows of one member are delivered in order (a revoke never overtakes the grant before it); transient failures
-are retried from `next_attempt_at` with backoff; people who blocked the bot or closed their DMs are recorded
-and not retried; a misconfiguration (missing permission, role above the bot's) holds the step and tells the
-admins once, as an outbox message of its own.
-
-This module knows no chat platform: `bots.delivery` implements `Deliverer` for Telegram and Discord.
-"""
+"""The worker: reads due outbox rows, plans their steps per target, and runs them through the deliverers."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storefront.clock import Clock
-from storefront.db import BatchWriter, Database, Outcome, UTCDateTime, in_list
+from storefront.db import Database
 from storefront.db.delivery_tables import outbox_deliveries
 from storefront.db.tables import identities, outbox
 from storefront.drain_loop import drain_forever
-from storefront.errors import StorefrontError
-from storefront.outbox import OutboxKind, OutboxStatus, enqueue_in_one_trip
-
-__all__ = [
-    "Deliverer",
-    "DeliveryError",
-    "DeliveryRejected",
-    "DeliveryStatus",
-    "LinkButton",
-    "NeedsAdmin",
-    "NotInCommunity",
-    "OutboxDeliveryWorker",
-    "OutgoingMessage",
-    "RecipientUnreachable",
-    "RetryLater",
-    "retry_held_deliveries",
-    "undelivered_steps",
-]
+from storefront.outbox import OutboxKind, OutboxStatus
+from storefront.outbox_delivery._contract import (
+    Deliverer,
+    DeliveryRejected,
+    DeliveryStatus,
+    LinkButton,
+    NeedsAdmin,
+    NotInCommunity,
+    OutgoingMessage,
+    RecipientUnreachable,
+    RetryLater,
+)
+from storefront.outbox_delivery._held_steps import retry_held_deliveries
+from storefront.outbox_delivery._ledger import Claim, Completion, Ledger, Settle
 
 log = logging.getLogger(__name__)
 
 PortalLinks = Callable[[int], Awaitable[str | None]]
 
-ADMIN_ALERT_TEMPLATE = "admin_alert"
 _HANDLED_KINDS = (OutboxKind.ACCESS.value, OutboxKind.NOTIFY.value)
 _ACCESS_READY_TEXT = (
     "Your member access is ready. The button below is your personal invite: it works once and expires soon."
 )
-_RETRY_HINT = "Deliveries waiting on this are held, not retried; once it is fixed, run `storefront outbox retry`."
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"  # claimed; the platform call may or may not have happened
-    DONE = "done"
-    UNREACHABLE = "unreachable"  # the person blocked the bot or closed their DMs
-    SKIPPED = "skipped"  # nothing to do there (not in the server, no link to send)
-    NEEDS_ADMIN = "needs_admin"  # held until an admin fixes a misconfiguration
-    FAILED = "failed"  # refused for good, or out of attempts
-
-
-_OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
-_PROBLEMS = (DeliveryStatus.NEEDS_ADMIN.value, DeliveryStatus.FAILED.value)
-_NOTES = (DeliveryStatus.UNREACHABLE.value, DeliveryStatus.SKIPPED.value)
-
-
-@dataclass(frozen=True)
-class LinkButton:
-    label: str
-    url: str
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """A direct message as the platforms render it: plain text and link buttons."""
-
-    text: str
-    buttons: tuple[LinkButton, ...] = ()
-
-
-# --- what a deliverer may raise ----------------------------------------------------------------------------
-
-
-class DeliveryError(StorefrontError):
-    """A step did not happen; the subclass says whether and when to try again."""
-
-
-class RetryLater(DeliveryError):
-    """Transient (rate limit, network, server error): retried from the database after `retry_after` or backoff."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        self.reason = reason
-        self.retry_after = retry_after
-        super().__init__(reason)
-
-
-class RecipientUnreachable(DeliveryError):
-    """The person cannot be messaged (blocked the bot, closed DMs): recorded, not retried."""
-
-
-class NotInCommunity(DeliveryError):
-    """The person is not in the server or chat, so there is nothing to grant there: recorded, not retried."""
-
-
-class NeedsAdmin(DeliveryError):
-    """A misconfiguration only an admin can fix; `problem` names it so admins hear about it once."""
-
-    def __init__(self, problem: str, message: str) -> None:
-        self.problem = problem
-        self.message = message
-        super().__init__(message)
-
-
-class DeliveryRejected(DeliveryError):
-    """Refused for good for another reason: recorded as failed, not retried."""
-
-
-class Deliverer(Protocol):
-    """One chat platform as the outbox worker sees it; the mapping key is the identity prefix ("telegram")."""
-
-    # The key of this platform's resource ids in an ACCESS payload's grant/revoke ("telegram_chat_ids").
-    resource_key: str
-    # Steps of this platform in flight at once; also bounds the duplicates a crash can cause.
-    concurrency: int
-    # True when a grant returns a link the person must be sent (Telegram invite links).
-    grant_yields_link: bool
-
-    async def grant(self, user_id: int, resource_id: int, *, now: datetime, reason: str) -> str | None:
-        """Give access to one resource; returns a link to send the person, if the platform needs one."""
-        ...
-
-    async def revoke(
-        self, user_id: int, resource_id: int, *, now: datetime, reason: str, issued_links: Sequence[str]
-    ) -> None:
-        """Take access to one resource away; `issued_links` are the person's links for it still to invalidate."""
-        ...
-
-    async def send(self, user_id: int, message: OutgoingMessage) -> None: ...
 
 
 # --- rows as the worker reads them -------------------------------------------------------------------------
@@ -197,33 +84,6 @@ class _Batch:
     idle: list[int]  # rows with nothing runnable now
 
 
-@dataclass(frozen=True)
-class _Claim:
-    record_id: int
-    now: datetime
-
-
-@dataclass(frozen=True)
-class _Completion:
-    record_id: int
-    outbox_id: int
-    status: DeliveryStatus
-    now: datetime
-    next_attempt_at: datetime
-    detail: str | None = None
-    error: str | None = None
-    alert: NeedsAdmin | None = None
-
-
-@dataclass(frozen=True)
-class _Settle:
-    outbox_id: int
-    now: datetime
-
-
-_Op = _Claim | _Completion | _Settle
-
-
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(600, 5 * 2 ** max(0, attempts - 1)))
 
@@ -244,222 +104,6 @@ def _invite_buttons(links: Sequence[str]) -> list[LinkButton]:
 
 def _error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:1000]
-
-
-# --- the ledger: claims and completions, group-committed (storefront.db.BatchWriter) ------------------------
-
-
-class _Ledger(BatchWriter[_Op]):
-    """Writes claims, completions and row settlements; ops queued while one commit runs share the next."""
-
-    def __init__(self, db: Database, admin_identities: Sequence[str]) -> None:
-        super().__init__(db, max_batch=10_000)
-        self._admins = list(admin_identities)
-        self.settled = 0
-
-    async def _write(self, ops: list[_Op]) -> list[Outcome]:
-        # One trip: the group's statements run off the event loop, which is busy with the platforms' requests.
-        self.settled += await self._db.write_in_one_trip(lambda conn: self._apply(conn, ops))
-        return [(None, None)] * len(ops)
-
-    def _apply(self, conn: sa.Connection, ops: list[_Op]) -> int:
-        claims = [op for op in ops if isinstance(op, _Claim)]
-        if claims:
-            conn.execute(_CLAIM, {"claimed": [claim.record_id for claim in claims], "claimed_at": claims[-1].now})
-        completions = [op for op in ops if isinstance(op, _Completion)]
-        if completions:
-            conn.execute(
-                _COMPLETE,
-                [
-                    {
-                        "record_id": op.record_id,
-                        "new_status": op.status.value,
-                        "next_at": op.next_attempt_at,
-                        "done_at": None if op.status is DeliveryStatus.PENDING else op.now,
-                        "new_detail": op.detail,
-                        "error": op.error,
-                    }
-                    for op in completions
-                ],
-            )
-        for op in completions:
-            if op.alert is not None:
-                self._alert(conn, op.alert, op.now)
-        touched = {op.outbox_id: op.now for op in ops if isinstance(op, _Completion | _Settle)}
-        if not touched:
-            return 0
-        return settle_rows(conn, touched.keys(), max(touched.values()))
-
-    def _alert(self, conn: sa.Connection, alert: NeedsAdmin, now: datetime) -> None:
-        text = f"{alert.message}\n{_RETRY_HINT}"
-        inserted = enqueue_in_one_trip(
-            conn,
-            key=f"admin-alert:{alert.problem}"[:255],
-            kind=OutboxKind.NOTIFY,
-            payload={"template": ADMIN_ALERT_TEMPLATE, "text": text, "buttons": [], "to": self._admins},
-            now=now,
-        )
-        if inserted:
-            log.error("admin action needed (%s): %s", alert.problem, alert.message)
-
-
-# The ledger's statements, built once: it runs them several times a second during a fan-out.
-_d = outbox_deliveries
-_CLAIM = (
-    sa.update(_d)
-    .where(_d.c.id.in_(in_list("claimed")))
-    .values(
-        status=DeliveryStatus.SENDING.value,
-        attempts=_d.c.attempts + 1,
-        claimed_at=sa.bindparam("claimed_at", type_=UTCDateTime),
-    )
-)
-_COMPLETE = (
-    sa.update(_d)
-    .where(_d.c.id == sa.bindparam("record_id"))
-    .values(
-        status=sa.bindparam("new_status"),
-        next_attempt_at=sa.bindparam("next_at", type_=UTCDateTime),
-        completed_at=sa.bindparam("done_at", type_=UTCDateTime),
-        detail=sa.bindparam("new_detail"),
-        last_error=sa.bindparam("error"),
-    )
-)
-_STEPS_OF_OPEN_ROWS = (
-    sa.select(
-        _d.c.outbox_id,
-        sa.func.sum(sa.case((_d.c.status.in_(_OPEN), 1), else_=0)).label("open"),
-        sa.func.sum(sa.case((_d.c.status.in_(_PROBLEMS), 1), else_=0)).label("problems"),
-        sa.func.sum(sa.case((_d.c.status.in_(_NOTES), 1), else_=0)).label("notes"),
-        sa.func.min(sa.case((_d.c.status == DeliveryStatus.PENDING.value, _d.c.next_attempt_at))).label("next_due"),
-        sa.func.max(_d.c.attempts).label("attempts"),
-    )
-    .select_from(_d.join(outbox, outbox.c.id == _d.c.outbox_id))
-    .where(_d.c.outbox_id.in_(in_list("rows")), outbox.c.status == OutboxStatus.PENDING.value)
-    .group_by(_d.c.outbox_id)
-)
-_RESCHEDULE_ROW = (
-    sa.update(outbox)
-    .where(outbox.c.id == sa.bindparam("row_id"))
-    .values(next_attempt_at=sa.bindparam("next_due", type_=UTCDateTime), attempts=sa.bindparam("tries"))
-)
-_WHY_ROWS_ENDED = (
-    sa.select(_d.c.outbox_id, _d.c.target, _d.c.step, _d.c.status, _d.c.last_error)
-    .where(_d.c.outbox_id.in_(in_list("rows")), _d.c.status.in_(_PROBLEMS + _NOTES))
-    .order_by(_d.c.status.in_(_PROBLEMS).desc(), _d.c.id)
-)
-_CLOSE_ROW = (
-    sa.update(outbox)
-    .where(outbox.c.id == sa.bindparam("row_id"))
-    .values(
-        status=sa.bindparam("new_status"),
-        attempts=sa.bindparam("tries"),
-        delivered_at=sa.bindparam("delivered", type_=UTCDateTime),
-        last_error=sa.bindparam("why"),
-    )
-)
-
-
-def settle_rows(conn: sa.Connection, outbox_ids: Iterable[int], now: datetime) -> int:
-    """Close the open outbox rows whose steps have all ended; reschedule the others. How many rows were closed.
-
-    A row is `delivered` when no step needs an admin or failed (people who blocked the bot count as delivered,
-    with a note in `last_error`), else `failed` with the first problem in `last_error`.
-    """
-    summary = conn.execute(_STEPS_OF_OPEN_ROWS, {"rows": sorted(set(outbox_ids))}).all()
-    waiting = [row for row in summary if row.open and row.next_due is not None]
-    if waiting:
-        conn.execute(
-            _RESCHEDULE_ROW,
-            [{"row_id": row.outbox_id, "next_due": row.next_due, "tries": row.attempts} for row in waiting],
-        )
-    ended = [row for row in summary if not row.open]
-    explained = [row.outbox_id for row in ended if row.problems or row.notes]
-    why: dict[int, str] = {}
-    if explained:
-        for record in conn.execute(_WHY_ROWS_ENDED, {"rows": explained}):
-            why.setdefault(
-                record.outbox_id, f"{record.status} {record.step} for {record.target}: {record.last_error}"[:1000]
-            )
-    if ended:
-        conn.execute(
-            _CLOSE_ROW,
-            [
-                {
-                    "row_id": row.outbox_id,
-                    "new_status": (OutboxStatus.FAILED if row.problems else OutboxStatus.DELIVERED).value,
-                    "tries": row.attempts,
-                    "delivered": None if row.problems else now,
-                    "why": why.get(row.outbox_id),
-                }
-                for row in ended
-            ],
-        )
-    return len(ended)
-
-
-async def retry_held_deliveries(db: Database, now: datetime) -> int:
-    """Re-queue steps held for an admin, once the misconfiguration is fixed; how many were re-queued.
-
-    A held grant or revoke whose member has a newer access change is left alone: replaying it would undo the
-    newer one. Alerts already sent are forgotten, so a problem that is still there is reported again.
-    """
-    d, o = outbox_deliveries, outbox
-    newer = outbox.alias("newer")
-    superseded = sa.exists().where(
-        newer.c.member_id == o.c.member_id, newer.c.kind == OutboxKind.ACCESS.value, newer.c.id > o.c.id
-    )
-    async with db.write() as conn:
-        held = (
-            await conn.execute(
-                sa.select(d.c.id, d.c.outbox_id)
-                .select_from(d.join(o, o.c.id == d.c.outbox_id))
-                .where(
-                    d.c.status == DeliveryStatus.NEEDS_ADMIN.value,
-                    sa.or_(o.c.kind != OutboxKind.ACCESS.value, ~superseded),
-                )
-            )
-        ).all()
-        if not held:
-            return 0
-        await conn.execute(
-            sa.update(d)
-            .where(d.c.id.in_([row.id for row in held]))
-            .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now, completed_at=None, attempts=0)
-        )
-        await conn.execute(
-            sa.update(o)
-            .where(o.c.id.in_({row.outbox_id for row in held}))
-            .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, last_error=None)
-        )
-        await conn.execute(
-            sa.update(o)
-            .where(o.c.key.like("admin-alert:%"), ~o.c.key.like("%#%"))
-            .values(key=o.c.key + "#" + sa.cast(o.c.id, sa.String))
-        )
-    return len(held)
-
-
-async def undelivered_steps(db: Database, limit: int = 100) -> list[dict[str, Any]]:
-    """Steps that ended without reaching their target (held, failed, unreachable, skipped), newest first."""
-    d = outbox_deliveries
-    query = (
-        sa.select(
-            outbox.c.key.label("outbox_key"),
-            d.c.target,
-            d.c.step,
-            d.c.status,
-            d.c.attempts,
-            d.c.completed_at,
-            d.c.last_error,
-        )
-        .select_from(d.join(outbox, outbox.c.id == d.c.outbox_id))
-        .where(d.c.status.in_(_PROBLEMS + _NOTES))
-        .order_by(d.c.id.desc())
-        .limit(limit)
-    )
-    async with db.read() as conn:
-        return [row._asdict() for row in await conn.execute(query)]
 
 
 # --- the worker ----------------------------------------------------------------------------------------------
@@ -492,7 +136,7 @@ class OutboxDeliveryWorker:
         self._batch_size = batch_size
         self._max_attempts = max_attempts
         self._poll_interval = poll_interval
-        self._ledger = _Ledger(db, admin_identities)
+        self._ledger = Ledger(db, admin_identities)
         self._slots = {platform: asyncio.Semaphore(d.concurrency) for platform, d in self._deliverers.items()}
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -537,7 +181,7 @@ class OutboxDeliveryWorker:
                     closed_by_planning += batch.closed
                     settled_before = self._ledger.settled
                     for row_id in batch.idle:
-                        await self._ledger.submit(_Settle(row_id, self._clock.now()))
+                        await self._ledger.submit(Settle(row_id, self._clock.now()))
                     ids = {row.id for row in batch.rows}
                     running = asyncio.create_task(self._run_jobs(batch.jobs), name="outbox-delivery-batch")
                     in_flight.append((running, ids))
@@ -821,7 +465,7 @@ class OutboxDeliveryWorker:
         if deliverer is None:  # planned while that platform was configured, and it no longer is
             for record in job.records:
                 await self._ledger.submit(
-                    _Completion(
+                    Completion(
                         record.id,
                         job.row.id,
                         DeliveryStatus.SKIPPED,
@@ -847,7 +491,7 @@ class OutboxDeliveryWorker:
 
     async def _perform(self, job: _Job, record: _Record, deliverer: Deliverer) -> DeliveryStatus:
         now = self._clock.now()
-        await self._ledger.submit(_Claim(record.id, now))
+        await self._ledger.submit(Claim(record.id, now))
         attempts = record.attempts + 1
         detail: str | None = None
         error: str | None = None
@@ -874,7 +518,7 @@ class OutboxDeliveryWorker:
             log.exception("outbox row %d: %s for %s raised", job.row.id, record.step, job.target)
             error = _error_text(exc)
             status, next_attempt_at = self._retry_or_fail(attempts, now + _backoff(attempts))
-        completion = _Completion(record.id, job.row.id, status, now, next_attempt_at, detail, error, alert)
+        completion = Completion(record.id, job.row.id, status, now, next_attempt_at, detail, error, alert)
         for pause in (0.5, 2.0, None):
             try:
                 await self._ledger.submit(completion)
