@@ -20,6 +20,7 @@ from storefront.demo.world import DEMO_CATALOG
 
 SECRET = "whsec_bench_" + "b" * 24
 CLIENTS = 50
+WARM_UP = 500
 
 
 def signed_bodies(count: int) -> list[tuple[str, str]]:
@@ -76,11 +77,13 @@ async def blast(url: str, bodies: list[tuple[str, str]]) -> tuple[float, list[fl
 
 
 async def run(count: int = 10_000, database_url: str | None = None) -> list[Figure]:
-    bodies = signed_bodies(count)
+    # Both servers get the same warm-up before they are timed: events of their own, so the timed ones are new.
+    every_body = signed_bodies(WARM_UP + count)
+    warm_up, bodies = every_body[:WARM_UP], every_body[WARM_UP:]
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         async with process(["-m", "bench.bare_server", str(port)], port):
-            await blast(f"http://127.0.0.1:{port}/stripe/webhook", bodies[:500])  # warm-up
+            await blast(f"http://127.0.0.1:{port}/stripe/webhook", warm_up)
             base_seconds, base_latencies, _ = await blast(f"http://127.0.0.1:{port}/stripe/webhook", bodies)
 
         db_url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
@@ -94,8 +97,10 @@ async def run(count: int = 10_000, database_url: str | None = None) -> list[Figu
         # The deployment README describes: a web process answers Stripe, a worker process applies the events.
         web_role = ["-m", "storefront", "run", "--port", str(port), "--role", "web"]
         async with process(web_role, port, env), process(["-m", "storefront", "run", "--role", "worker"], None, env):
-            started = time.perf_counter()
+            processing_started = time.perf_counter()
+            warm_up_failures = (await blast(f"http://127.0.0.1:{port}/stripe/webhook", warm_up))[2]
             ack_seconds, latencies, failures = await blast(f"http://127.0.0.1:{port}/stripe/webhook", bodies)
+            failures += warm_up_failures
             db = Database(db_url)
             try:
                 while True:
@@ -108,7 +113,7 @@ async def run(count: int = 10_000, database_url: str | None = None) -> list[Figu
                     if not pending:
                         break
                     await asyncio.sleep(0.05)
-                processed_seconds = time.perf_counter() - started
+                processed_seconds = time.perf_counter() - processing_started
                 async with db.read() as conn:
                     stored = await conn.scalar(sa.select(sa.func.count()).select_from(webhook_events))
                     processed = await conn.scalar(
@@ -123,7 +128,7 @@ async def run(count: int = 10_000, database_url: str | None = None) -> list[Figu
     base_rate, ack_rate = count / base_seconds, count / ack_seconds
     figures = [
         Figure("acknowledged events/s", ack_rate, "ev/s", base_rate, ">= 0.5 x baseline", ack_rate >= base_rate / 2),
-        Figure("processed events/s", count / processed_seconds, "ev/s", base_rate, "(all processed once)"),
+        Figure("processed events/s", (WARM_UP + count) / processed_seconds, "ev/s", base_rate, "(all processed once)"),
         Figure("ack p50 latency", percentile(latencies, 50) * 1000, "ms", percentile(base_latencies, 50) * 1000),
         Figure("ack p99 latency", percentile(latencies, 99) * 1000, "ms", percentile(base_latencies, 99) * 1000),
     ]
@@ -132,8 +137,9 @@ async def run(count: int = 10_000, database_url: str | None = None) -> list[Figu
         figures,
         [
             f"baseline: bare aiohttp handler that reads the body and answers 200 ({base_rate:,.0f} req/s)",
-            f"non-200 answers: {failures}; stored {stored:,}, processed {processed:,} (exactly once: "
-            f"{'yes' if stored == processed == count and failures == 0 else 'NO'}); members created {people:,}",
+            f"non-200 answers: {failures}; stored {stored:,}, processed {processed:,}, with the {WARM_UP} warm-up "
+            f"events (exactly once: {'yes' if stored == processed == WARM_UP + count and failures == 0 else 'NO'}); "
+            f"members created {people:,}",
         ],
     )
     return figures
