@@ -177,10 +177,11 @@ class ClaimDesk:
             while True:
                 batch = []
                 queued = [await self._queue.get()]
+                now = self._clock.now()  # once per pass: the pass takes milliseconds, a hint lasts seconds
                 while len(batch) < self._options.max_claims_per_batch and (queued or not self._queue.empty()):
                     claim, future = queued.pop() if queued else self._queue.get_nowait()
                     # Clicks queued behind a batch that sold the drop out are answered without a transaction.
-                    refusal = self._sold_out_hint(claim.drop_id, self._clock.now())
+                    refusal = self._sold_out_hint(claim.drop_id, now)
                     if refusal is not None:
                         self._resolve(future, refusal)
                     else:

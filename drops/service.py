@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -310,10 +310,11 @@ class DropService:
 
     # Fans -------------------------------------------------------------------------------------------------
 
-    async def claim(self, drop_id: int, identity: str) -> HoldView:
+    def claim(self, drop_id: int, identity: str) -> Coroutine[Any, Any, HoldView]:
         """The Claim button: a hold on one unit, decided fast; then ask `checkout_link(hold.id)` for the link."""
-        hold = await self.claims.claim(drop_id, identity)
-        return hold
+        # The desk's own coroutine, not one wrapped in another: in a burst, every click's refusal is raised
+        # through each coroutine between the desk and the caller.
+        return self.claims.claim(drop_id, identity)
 
     async def checkout_link(self, hold_id: str, identity: str | None = None) -> CheckoutLink:
         """The Stripe Checkout link for a live hold (made on first ask, paced; the same link afterwards)."""
