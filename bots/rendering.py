@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from storefront.money import format_amount
+
 __all__ = [
     "BUTTON_PREFIX",
     "DISCORD_BUTTONS_PER_ROW",
@@ -104,7 +106,7 @@ class Reply:
 
 def money(minor: int, currency: str) -> str:
     sign = _CURRENCY_SIGNS.get(currency.lower())
-    amount = f"{minor / 100:,.2f}"
+    amount = format_amount(minor, currency)
     return f"{sign}{amount}" if sign else f"{amount} {currency.upper()}"
 
 

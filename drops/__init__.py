@@ -27,7 +27,7 @@ from drops.errors import (
     NotEntitled,
     SoldOut,
 )
-from drops.inputs import format_price, parse_moment, parse_price
+from drops.inputs import parse_moment, parse_price
 from drops.models import (
     Announcement,
     CheckoutLink,
@@ -96,7 +96,6 @@ __all__ = [
     "attach_drop_timers",
     "countdown_text",
     "format_duration",
-    "format_price",
     "parse_moment",
     "parse_price",
 ]

@@ -18,7 +18,6 @@ from aiolimiter import AsyncLimiter
 
 from drops.errors import AlreadyPaid, HoldExpired, HoldNotFound
 from drops.holds import read_hold
-from drops.inputs import format_price
 from drops.messages import drop_message
 from drops.models import CheckoutLink, DropOptions, HoldStatus
 from drops.tables import drop_holds, drops
@@ -26,6 +25,7 @@ from storefront.clock import Clock
 from storefront.db import Database
 from storefront.errors import StripeUnavailable
 from storefront.members import find_member
+from storefront.money import format_money
 from storefront.outbox import OutboxKind, enqueue
 from storefront.stripe_gateway import idempotency_key
 
@@ -208,7 +208,7 @@ class CheckoutLinks:
                     "drop_offer",
                     drop_id=hold.drop_id,
                     title=hold.title,
-                    price=format_price(hold.price_minor, hold.currency),
+                    price=format_money(hold.price_minor, hold.currency),
                     until=hold.expires_at,
                     pay_url=url,
                     hold_id=hold.id,

@@ -8,30 +8,12 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from drops.errors import BadDropInput
+from storefront.money import currency_exponent
 
-__all__ = ["MOMENT_EXAMPLE", "currency_exponent", "format_price", "parse_moment", "parse_price", "parse_tier_list"]
+__all__ = ["MOMENT_EXAMPLE", "parse_moment", "parse_price", "parse_tier_list"]
 
 MOMENT_EXAMPLE = "2026-12-01 18:00 Europe/Paris or 2026-12-01T18:00+01:00"
-_ZERO_DECIMAL = frozenset(
-    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
-)
-_THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
 _PRICE = re.compile(r"^(?:([A-Za-z]{3})\s*([0-9][0-9.,]*)|([0-9][0-9.,]*)\s*([A-Za-z]{3}))$")
-
-
-def currency_exponent(currency: str) -> int:
-    """How many minor-unit digits the currency has (2 for usd, 0 for jpy)."""
-    currency = currency.lower()
-    if currency in _ZERO_DECIMAL:
-        return 0
-    return 3 if currency in _THREE_DECIMAL else 2
-
-
-def format_price(amount_minor: int, currency: str) -> str:
-    """`1250, "usd"` -> `12.50 USD`."""
-    exponent = currency_exponent(currency)
-    value = Decimal(amount_minor).scaleb(-exponent)
-    return f"{value:.{exponent}f} {currency.upper()}"
 
 
 def parse_price(text: str) -> tuple[int, str]:

@@ -8,13 +8,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from drops.inputs import format_price
 from drops.messages import drop_message
 from drops.models import DropStatus, HoldStatus, WaitlistStatus
 from drops.supply import unit_counts
 from drops.tables import drop_holds, drop_payment_issues, drop_sales, drop_waitlist, drops
 from drops.waitlist import close_waitlist
 from storefront.db import insert_ignore
+from storefront.money import format_money
 from storefront.outbox import OutboxKind, enqueue
 
 __all__ = ["close_drop", "record_payment_issue", "record_sale"]
@@ -83,7 +83,7 @@ async def record_sale(
             "drop_purchased",
             drop_id=drop.id,
             title=drop.title,
-            price=format_price(drop.price_minor, drop.currency),
+            price=format_money(drop.price_minor, drop.currency),
             asset=drop.asset,
             hold_id=hold.id,
         ),

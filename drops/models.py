@@ -10,7 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from drops.errors import BadDropInput
-from drops.inputs import format_price, parse_moment, parse_price, parse_tier_list
+from drops.inputs import parse_moment, parse_price, parse_tier_list
+from storefront.money import format_money
 
 __all__ = [
     "Announcement",
@@ -101,7 +102,7 @@ class Money(_Frozen):
     currency: str = Field(pattern=r"^[a-z]{3}$")
 
     def __str__(self) -> str:
-        return format_price(self.amount_minor, self.currency)
+        return format_money(self.amount_minor, self.currency)
 
 
 # Input --------------------------------------------------------------------------------------------------

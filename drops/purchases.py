@@ -17,13 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from drops.holds import end_holds
-from drops.inputs import format_price
 from drops.lifecycle import record_payment_issue, record_sale
 from drops.messages import drop_message
 from drops.models import DropOptions, DropPhase, HoldStatus
 from drops.supply import derive_phase, lock_drop, unit_counts
 from drops.tables import drop_holds, drop_payment_issues, drop_sales
 from drops.waitlist import offer_free_units
+from storefront.money import format_money
 from storefront.one_off_checkout import paid_by
 from storefront.outbox import OutboxKind, enqueue
 from storefront.stripe_gateway import StripeGateway
@@ -119,7 +119,7 @@ class DropPurchases:
                     "drop_refund_needed",
                     drop_id=drop.id,
                     title=drop.title,
-                    price=format_price(drop.price_minor, drop.currency),
+                    price=format_money(drop.price_minor, drop.currency),
                     hold_id=hold.id,
                 ),
                 now=now,
@@ -159,7 +159,7 @@ class DropPurchases:
                     "drop_refunded",
                     drop_id=drop.id,
                     title=drop.title,
-                    price=format_price(sale.amount_minor, sale.currency),
+                    price=format_money(sale.amount_minor, sale.currency),
                     hold_id=sale.hold_id,
                 ),
                 now=now,

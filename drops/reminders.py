@@ -8,13 +8,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from drops.inputs import format_price
 from drops.messages import drop_message
 from drops.models import DropPhase
 from drops.supply import derive_phase, lock_drop
 from drops.tables import drop_reminders, drop_subscribers
 from storefront.db import insert_ignore
 from storefront.db.tables import members
+from storefront.money import format_money
 from storefront.outbox import OutboxKind, enqueue
 
 __all__ = ["plan_reminders", "send_due_reminder", "subscribe", "unsubscribe"]
@@ -88,7 +88,7 @@ async def send_due_reminder(conn: AsyncConnection, drop_id: int, kind: str, now:
             template,
             drop_id=drop.id,
             title=drop.title,
-            price=format_price(drop.price_minor, drop.currency),
+            price=format_money(drop.price_minor, drop.currency),
             supply=drop.supply,
             opens_at=drop.opens_at,
         )

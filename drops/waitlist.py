@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from drops.holds import NewHold, insert_holds, new_hold_id
-from drops.inputs import format_price
 from drops.messages import drop_message
 from drops.models import DropPhase, WaitlistSpot, WaitlistStatus
 from drops.supply import UnitCounts, derive_phase, may_claim_early, member_usage
 from drops.tables import drop_waitlist
 from storefront.db.tables import members
+from storefront.money import format_money
 from storefront.outbox import OutboxKind, enqueue
 
 __all__ = ["close_waitlist", "join_waitlist", "leave_waitlist", "offer_free_units", "waitlist_spot", "waitlist_spots"]
@@ -181,7 +181,7 @@ async def close_waitlist(conn: AsyncConnection, drop: Any, now: datetime) -> int
             )
         )
     ).all()
-    price = format_price(drop.price_minor, drop.currency)
+    price = format_money(drop.price_minor, drop.currency)
     for row in rows:
         await enqueue(
             conn,

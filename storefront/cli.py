@@ -28,6 +28,7 @@ from storefront.db.backup import backup_sqlite, copy_database
 from storefront.errors import ConfigError, StorefrontError
 from storefront.member_report import member_report
 from storefront.members import parse_identity
+from storefront.money import format_money
 from storefront.outbox_delivery import retry_held_deliveries, undelivered_steps
 from storefront.pack_cli import license_cli, pack_cli
 from webhooks.inbox import InboxStatus
@@ -162,9 +163,10 @@ def catalog_check(
     """Validate the catalog file and summarise it."""
     catalog = load_catalog(path or _settings().catalog_path)
     for tier in catalog.tiers.values():
-        annual = f", {tier.annual_price / 100:.2f}/year" if tier.annual_price else ""
+        annual = f", {format_money(tier.annual_price, tier.currency)}/year" if tier.annual_price else ""
         synced = "synced" if tier.stripe_monthly_price_id else "not synced with Stripe"
-        typer.echo(f"{tier.key}: {tier.name}, {tier.monthly_price / 100:.2f} {tier.currency}/month{annual} ({synced})")
+        monthly = format_money(tier.monthly_price, tier.currency)
+        typer.echo(f"{tier.key}: {tier.name}, {monthly}/month{annual} ({synced})")
     typer.echo(f"catalog ok: {len(catalog.tiers)} tiers")
 
 

@@ -23,13 +23,13 @@ from storefront.churn import (
     MAX_MONTHS,
     ChurnReport,
     ChurnReports,
-    format_money,
     format_rate,
     report_csv,
     report_json,
 )
 from storefront.clock import Clock
 from storefront.errors import ConfigError
+from storefront.money import format_money
 
 __all__ = ["MIN_ADMIN_TOKEN_LENGTH", "SESSION_COOKIE", "add_admin_routes"]
 

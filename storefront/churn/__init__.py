@@ -15,7 +15,7 @@ from storefront.churn.report import (
     report_csv,
     report_json,
 )
-from storefront.churn.summary import churn_summary_text, format_money, format_rate
+from storefront.churn.summary import churn_summary_text, format_rate
 
 __all__ = [
     "MAX_MONTHS",
@@ -32,7 +32,6 @@ __all__ = [
     "churn_report",
     "churn_summary_text",
     "compute_churn",
-    "format_money",
     "format_rate",
     "report_csv",
     "report_json",

@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 from storefront.churn.report import ChurnReport, MonthFigures
+from storefront.money import format_money
 
-__all__ = ["churn_summary_text", "format_money", "format_rate"]
-
-_ZERO_DECIMAL = frozenset(
-    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
-)
-
-
-def format_money(minor: int, currency: str) -> str:
-    """`1234, "usd"` -> `12.34 USD`; zero-decimal currencies (JPY, ...) are shown as they are."""
-    if currency.lower() in _ZERO_DECIMAL:
-        return f"{minor:,} {currency.upper()}"
-    sign = "-" if minor < 0 else ""
-    whole, cents = divmod(abs(minor), 100)
-    return f"{sign}{whole:,}.{cents:02d} {currency.upper()}"
+__all__ = ["churn_summary_text", "format_rate"]
 
 
 def format_rate(rate: float | None) -> str:

@@ -23,6 +23,7 @@ from entitlements.packs import month_of
 from storefront.db.tables import outbox
 from storefront.demo.world import DemoWorld
 from storefront.members import find_member
+from storefront.money import format_money
 from storefront.standins.stripe_api import StripeStandIn
 from storefront.stripe_fixtures import load_fixture
 
@@ -179,9 +180,7 @@ async def exclusive_license(world: DemoWorld) -> None:
     world.say(f"      /license buy {asset.id} exclusive")
     stock_license_prices(world.stripe_api, app.licenses)  # the license prices, as catalog sync would create them
     checkout = await app.license_sales.start_checkout(ELI, asset.id, "exclusive")
-    world.say(
-        f"  -> Checkout for {checkout.amount_minor / 100:.2f} {checkout.currency.upper()}: {checkout.url[:60]}..."
-    )
+    world.say(f"  -> Checkout for {format_money(checkout.amount_minor, checkout.currency)}: {checkout.url[:60]}...")
     try:
         await app.license_sales.start_checkout(FAY, asset.id, "exclusive")
     except ExclusiveTaken as refusal:

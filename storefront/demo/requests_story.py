@@ -18,6 +18,7 @@ from entitlements.requests import Brief
 from storefront.db.tables import outbox
 from storefront.demo.packs_story import png, subscribe
 from storefront.demo.world import DemoWorld
+from storefront.money import format_money
 
 __all__ = ["requests_chapters"]
 
@@ -87,8 +88,8 @@ async def paid_extra_request(world: DemoWorld) -> None:
     assert extra.checkout is not None
     say(
         f"  -> quota used ({extra.used} of {extra.quota}; resets {extra.resets_at:%d %b %Y}): request "
-        f"#{extra.request.id} waits for payment, {extra.checkout.amount_minor / 100:.2f} "
-        f"{extra.checkout.currency.upper()}: {extra.checkout.url[:60]}..."
+        f"#{extra.request.id} waits for payment, {format_money(extra.checkout.amount_minor, extra.checkout.currency)}: "
+        f"{extra.checkout.url[:60]}..."
     )
     again = await requests.submit(JO, Brief("a square crop for a poster"))
     same = "the same Checkout" if again.checkout == extra.checkout else "a NEW Checkout"
