@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 import discord
@@ -21,7 +21,7 @@ from telegram.error import BadRequest, TelegramError
 from bots.discord_adapter import DiscordAdapter
 from bots.rendering import Button, Reply, discord_markdown, telegram_html
 from bots.telegram_adapter import telegram_keyboard
-from drops import Announcement, DropPhase, DropService
+from drops import Announcement, DropPhase, DropService, PostedMessage
 from storefront.clock import Clock
 
 __all__ = [
@@ -36,14 +36,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _COMMAND_OF_ACTION = {"claim": "claim", "join_waitlist": "waitlist", "notify_me": "notify"}
-
-
-@dataclass(frozen=True)
-class PostedMessage:
-    """Where an announcement was posted, so it can be edited later."""
-
-    target: str  # e.g. "telegram:-100123" or "discord:456"
-    message_id: int
 
 
 class AnnouncementTarget(Protocol):
@@ -127,21 +119,13 @@ class DiscordChannel:
         )
 
 
-@dataclass
-class _Live:
-    """The messages of one drop's current announcement, what they show and when they were last written."""
-
-    messages: list[PostedMessage]
-    shown: str
-    written_at: datetime
-
-
 _FINAL = (DropPhase.CLOSED, DropPhase.CANCELLED)
 
 
 class DropAnnouncer:
-    """Posts due announcements to every target, then marks them; `refresh_countdowns` edits at most once per
-    message per `edit_every` and only when the text changed."""
+    """Posts due announcements to every target, then records them; `refresh_countdowns` edits at most once per
+    message per `edit_every` and only when the text changed. Where each live announcement was posted is kept in
+    the database (`drops.AnnouncementPosts`), so a restarted bot goes on editing the same messages."""
 
     def __init__(
         self,
@@ -155,7 +139,7 @@ class DropAnnouncer:
         self.targets = {target.name: target for target in targets}
         self.clock = clock
         self.edit_every = edit_every
-        self._live: dict[int, _Live] = {}
+        self._posts = drops.announcement_posts
 
     async def post_due(self) -> int:
         """Post every announcement that is due; a drop is marked announced once at least one channel has it."""
@@ -171,10 +155,10 @@ class DropAnnouncer:
                     log.warning("announcing drop %s (%s) in %s failed: %s", drop_id, phase.value, target.name, error)
             if not messages and self.targets:
                 continue  # nothing posted: stays due, tried again on the next tick
-            previous = self._live.pop(drop_id, None)
-            if phase not in _FINAL:  # a final post has no countdown left to keep current
-                self._live[drop_id] = _Live(messages, reply.plain, self.clock.now())
-            await self.drops.mark_announced(drop_id, phase)
+            # A final post has no countdown left to keep current.
+            previous = await self._posts.announced(
+                drop_id, phase, messages, reply.plain, self.clock.now(), keep_editing=phase not in _FINAL
+            )
             posted_count += 1
             if previous is not None:  # the older post stops offering the buttons of a phase that is over
                 await self._edit_all(previous.messages, reply)
@@ -185,14 +169,14 @@ class DropAnnouncer:
         `edit_every`. How many messages were edited."""
         now = self.clock.now()
         edits = 0
-        for drop_id, live in list(self._live.items()):
+        for live in await self._posts.live():
             if now - live.written_at < self.edit_every:
                 continue
-            reply = announcement_reply(await self.drops.announcement(drop_id))
+            reply = announcement_reply(await self.drops.announcement(live.drop_id))
             if reply.plain == live.shown:
                 continue
             edits += await self._edit_all(live.messages, reply)
-            live.shown, live.written_at = reply.plain, now
+            await self._posts.rewritten(live.drop_id, reply.plain, now)
         return edits
 
     async def tick(self) -> None:
@@ -200,7 +184,7 @@ class DropAnnouncer:
         await self.post_due()
         await self.refresh_countdowns()
 
-    async def _edit_all(self, messages: list[PostedMessage], reply: Reply) -> int:
+    async def _edit_all(self, messages: Sequence[PostedMessage], reply: Reply) -> int:
         edits = 0
         for posted in messages:
             target = self.targets.get(posted.target)

@@ -7,6 +7,7 @@ Adapters use `DropService` (one typed call per command or button), the input and
 
 from __future__ import annotations
 
+from drops.announcement_posts import AnnouncementPosts, LiveAnnouncement, PostedMessage
 from drops.claims import ClaimsUnavailable
 from drops.countdown import countdown_text, format_duration
 from drops.errors import (
@@ -55,6 +56,7 @@ from drops.service import DropService, DueReport
 __all__ = [
     "AlreadyPaid",
     "Announcement",
+    "AnnouncementPosts",
     "BadDropInput",
     "CannotCancel",
     "CannotClose",
@@ -84,10 +86,12 @@ __all__ = [
     "HoldStatus",
     "HoldView",
     "LimitReached",
+    "LiveAnnouncement",
     "Money",
     "NotEditable",
     "NotEntitled",
     "PaymentIssue",
+    "PostedMessage",
     "SaleView",
     "SoldOut",
     "WaitlistSpot",

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from drops.announcement_posts import AnnouncementPosts
 from drops.checkout import CheckoutApi, CheckoutLinks
 from drops.claims import ClaimDesk
 from drops.errors import (
@@ -88,6 +89,7 @@ class DropService:
         self.options = options or DropOptions()
         tier_names = {key: tier.name for key, tier in catalog.tiers.items()}
         self.claims = ClaimDesk(db, clock, self.options, tier_names)
+        self.announcement_posts = AnnouncementPosts(db)
         self.links = CheckoutLinks(db, clock, stripe, self.options)
         self.purchases = DropPurchases(
             self.options,
@@ -296,17 +298,13 @@ class DropService:
         return announcement_of(view)
 
     async def announcements_due(self) -> list[Announcement]:
-        """Drops whose phase changed since the bots last announced them (post, then `mark_announced`)."""
+        """Drops whose phase changed since the bots last announced them (post, then `announcement_posts.announced`)."""
         now = self.clock.now()
         async with self.db.read() as conn:
             rows = (await conn.execute(sa.select(drops).where(drops.c.status != DropStatus.DRAFT.value))).all()
             views = [await self._view(conn, row, now) for row in rows]
         announced = {row.id: row.announced_phase for row in rows}
         return [announcement_of(view) for view in views if announced[view.id] != view.phase.value]
-
-    async def mark_announced(self, drop_id: int, phase: DropPhase) -> None:
-        async with self.db.write() as conn:
-            await conn.execute(sa.update(drops).where(drops.c.id == drop_id).values(announced_phase=phase.value))
 
     # Fans -------------------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from storefront.db import UTCDateTime, metadata
 
 __all__ = [
+    "drop_announcement_posts",
     "drop_holds",
     "drop_payment_issues",
     "drop_reminders",
@@ -44,6 +45,17 @@ drops = sa.Table(
     # The phase the bots last announced; they post again when the current phase differs.
     sa.Column("announced_phase", sa.String(16), nullable=True),
     sa.Index("ix_drops_status", "status"),
+)
+
+# The messages of each drop's live announcement, one row per channel; replaced when the next phase is posted.
+drop_announcement_posts = sa.Table(
+    "drop_announcement_posts",
+    metadata,
+    sa.Column("drop_id", sa.Integer, sa.ForeignKey("drops.id"), primary_key=True),
+    sa.Column("target", sa.String(64), primary_key=True),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("shown", sa.Text, nullable=False),
+    sa.Column("written_at", UTCDateTime, nullable=False),
 )
 
 drop_holds = sa.Table(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from drops import DropPhase, DropService, countdown_text, format_duration
+from drops import DropPhase, DropService, PostedMessage, countdown_text, format_duration
 from storefront.app import App
 from storefront.clock import ManualClock
 from tests.drops.builders import a_drop, open_now
@@ -68,7 +68,9 @@ async def test_the_announcement_offers_the_buttons_of_the_moment(drops_service: 
 async def test_announcements_are_due_once_per_phase(drops_service: DropService, clock: ManualClock):
     drop = await a_drop(drops_service, supply=1)
     [due] = await drops_service.announcements_due()
-    await drops_service.mark_announced(drop.id, due.drop.phase)
+    await drops_service.announcement_posts.announced(
+        drop.id, due.drop.phase, [PostedMessage("telegram:-100200", 7)], due.text, clock.now(), keep_editing=True
+    )
     assert await drops_service.announcements_due() == []
 
     open_now(clock, drop)
