@@ -98,7 +98,7 @@ async def run(count: int = 10_000, database_url: str | None = None) -> list[Figu
         web_role = ["-m", "storefront", "run", "--port", str(port), "--role", "web"]
         async with process(web_role, port, env), process(["-m", "storefront", "run", "--role", "worker"], None, env):
             processing_started = time.perf_counter()
-            warm_up_failures = (await blast(f"http://127.0.0.1:{port}/stripe/webhook", warm_up))[2]
+            _, _, warm_up_failures = await blast(f"http://127.0.0.1:{port}/stripe/webhook", warm_up)
             ack_seconds, latencies, failures = await blast(f"http://127.0.0.1:{port}/stripe/webhook", bodies)
             failures += warm_up_failures
             db = Database(db_url)

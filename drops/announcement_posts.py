@@ -55,8 +55,9 @@ class AnnouncementPosts:
         a final phase has nothing left to count down, so its messages are not kept.
         """
         async with self._db.write() as conn:
-            previous = _live_of(await conn.execute(sa.select(_posts).where(_posts.c.drop_id == drop_id)))
-            await conn.execute(sa.delete(_posts).where(_posts.c.drop_id == drop_id))
+            previous = _live_of(
+                await conn.execute(sa.delete(_posts).where(_posts.c.drop_id == drop_id).returning(_posts))
+            )
             if keep_editing and messages:
                 await conn.execute(
                     sa.insert(_posts),

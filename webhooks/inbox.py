@@ -44,7 +44,7 @@ class Inbox:
     async def store(self, event: StripeEvent | StripeEventHeader, body: str) -> bool:
         """Store the event as it arrived; False if it was already stored (a duplicate delivery).
 
-        Returns only once the row is committed; concurrent deliveries share one INSERT and one commit.
+        Returns only once the row is committed; concurrent deliveries share one transaction and one commit.
         """
         now = self._clock.now()
         return await self._writer.insert(

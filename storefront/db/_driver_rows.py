@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -27,7 +27,10 @@ def insert_new_rows_through_driver(
     try:
         for row in rows:
             sql, converts = _positional(conn.dialect, statement, tuple(row))
-            params = tuple(_converted(row.values(), converts))
+            params = tuple(
+                value if convert is None else convert(value)
+                for value, convert in zip(row.values(), converts, strict=True)
+            )
             try:
                 cursor.execute(sql, params)
             except driver_error as error:
@@ -38,11 +41,6 @@ def insert_new_rows_through_driver(
     finally:
         cursor.close()
     return inserted
-
-
-def _converted(values: Iterable[Any], converts: tuple[_Convert, ...]) -> Iterator[Any]:
-    for value, convert in zip(values, converts, strict=True):
-        yield value if convert is None else convert(value)
 
 
 @lru_cache(maxsize=64)  # keyed by the dialect object: one per engine, and tests build many

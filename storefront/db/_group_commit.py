@@ -92,10 +92,11 @@ class BatchWriter(Generic[Item]):
 
 
 class RowInserter(BatchWriter[dict[str, Any]]):
-    """Inserts rows submitted concurrently with one INSERT ... ON CONFLICT DO NOTHING per batch.
+    """Inserts rows submitted concurrently with INSERT ... ON CONFLICT DO NOTHING, one transaction per batch.
 
-    For hot paths that only add rows (the webhook inbox): a batch costs one statement instead of three per
-    row. If that statement fails, the rows are retried one by one, so a bad row fails only its caller.
+    For hot paths that only add rows (the webhook inbox): a batch costs one commit, and its rows go to SQLite on
+    the driver's cursor (PostgreSQL: one multi-row statement). If the batch fails, the rows are retried one by
+    one, so a bad row fails only its caller.
     """
 
     def __init__(self, db: Database, table: sa.Table, key: str, max_batch: int = 500) -> None:
