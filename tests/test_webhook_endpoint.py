@@ -80,6 +80,21 @@ async def test_signed_json_that_is_not_an_event_is_rejected(app: App, webhook: W
     await assert_nothing_changed(app)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("id", ""), ("id", "evt_" + "x" * 125), ("type", None), ("created", "1700000000"), ("data", {"object": []})],
+)
+async def test_signed_event_with_a_malformed_header_is_rejected(
+    app: App, webhook: WebhookSender, created_event, field, value
+):
+    created_event[field] = value
+    reply = await webhook.send(created_event)
+    assert reply.status == 400
+    assert "not a Stripe event" in reply.body["error"]
+    assert f"$.{field}" in reply.body["error"]  # says which field
+    await assert_nothing_changed(app)
+
+
 async def test_body_over_one_megabyte_is_rejected(app: App, webhook: WebhookSender, created_event):
     created_event["data"]["object"]["metadata"]["padding"] = "x" * 1_000_001
     reply = await webhook.send(created_event)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stripe
 
 from storefront.errors import StorefrontError
-from webhooks.stripe_payloads import StripeEventHeader
+from webhooks.stripe_payloads import StripeEventHeader, parse_event_header
 
 __all__ = ["BadWebhook", "WebhookVerifier"]
 
@@ -37,6 +37,6 @@ class WebhookVerifier:
         except stripe.SignatureVerificationError as error:
             raise BadWebhook(f"signature rejected: {error.user_message or error}") from None
         try:
-            return StripeEventHeader.model_validate_json(text)
+            return parse_event_header(text)
         except ValueError as error:
             raise BadWebhook(f"body is not a Stripe event: {str(error).splitlines()[0]}") from None

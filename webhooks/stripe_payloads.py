@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "StripeEvent",
     "StripeEventHeader",
     "SubscriptionPayload",
+    "parse_event_header",
 ]
 
 
@@ -40,25 +42,37 @@ class StripeEvent(_Wire):
         return obj
 
 
-class _ObjectHeader(_Wire):
+_StripeId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class _ObjectHeader(msgspec.Struct, frozen=True):
     object: str | None = None  # Stripe's name of the object's type
 
 
-class _EventDataHeader(_Wire):
+class _EventDataHeader(msgspec.Struct, frozen=True):
     object: _ObjectHeader
 
 
-class StripeEventHeader(_Wire):
+class StripeEventHeader(msgspec.Struct, frozen=True):
     """What storing an event needs: id, type, time, and that `data.object` is an object.
 
-    Parsing only this is about three times cheaper than building the whole payload; the worker reads the
-    rest from the stored body when it processes the event.
+    Read at every acknowledgement, so it is msgspec's: it steps over the fields it does not name, where pydantic
+    builds the whole payload's tree first (about 3 us a 3.5 KB event against 9-17 us, the largest part of the
+    verification's CPU under load). The worker reads the rest from the stored body when it processes the event.
     """
 
-    id: str = Field(min_length=1, max_length=128)
-    type: str = Field(min_length=1, max_length=128)
+    id: _StripeId
+    type: _StripeId
     created: int
     data: _EventDataHeader
+
+
+_read_event_header = msgspec.json.Decoder(StripeEventHeader)
+
+
+def parse_event_header(body: str | bytes) -> StripeEventHeader:
+    """The header of a Stripe event's JSON; ValueError (msgspec's DecodeError) if the body is not one."""
+    return _read_event_header.decode(body)
 
 
 class _Recurring(_Wire):
