@@ -28,6 +28,9 @@ __all__ = ["InboxWorker"]
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 20
+# A worker in another process than the web front (`--role worker`) learns of new events only by asking the
+# database: a member who just paid waits at most this long for the worker to look (one indexed query each time).
+POLL_SECONDS = 1.0
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -125,5 +128,7 @@ class InboxWorker:
         return status
 
     async def run(self) -> None:
-        """Drain, then sleep until woken by a new event or until the next retry is due."""
-        await drain_forever(self.drain, self._inbox.next_due_at, self._wake, self._clock, 30.0, "webhook worker")
+        """Drain, then sleep until woken by a new event, until the next retry is due, or POLL_SECONDS."""
+        await drain_forever(
+            self.drain, self._inbox.next_due_at, self._wake, self._clock, POLL_SECONDS, "webhook worker"
+        )
