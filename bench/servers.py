@@ -20,9 +20,12 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def process(
-    args: list[str], port: int | None, env: dict[str, str] | None = None
+    args: list[str], port: int | None, env: dict[str, str] | None = None, *, ready_within: float = 60.0
 ) -> AsyncIterator[asyncio.subprocess.Process]:
-    """Start `python <args>` and wait until GET /healthz answers 200 on `port` (no port: until it says running)."""
+    """Start `python <args>` and wait until GET /healthz answers 200 on `port` (no port: until it says running).
+
+    `ready_within`: the longest a process without a web server may take to say it is running.
+    """
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         *args,
@@ -33,7 +36,7 @@ async def process(
     drain: asyncio.Task[None] | None = None
     try:
         if port is None:
-            await _said_running(proc)
+            await _said_running(proc, ready_within)
         else:
             await _answers_healthz(proc, port)
         assert proc.stderr is not None
@@ -69,11 +72,11 @@ async def _discard(stream: asyncio.StreamReader) -> None:
         pass
 
 
-async def _said_running(proc: asyncio.subprocess.Process) -> None:
+async def _said_running(proc: asyncio.subprocess.Process, ready_within: float) -> None:
     """Wait for the `storefront (...) running` line a process without a web server prints when it is up."""
     assert proc.stderr is not None
     said: list[str] = []
-    while line := await asyncio.wait_for(proc.stderr.readline(), 60):
+    while line := await asyncio.wait_for(proc.stderr.readline(), ready_within):
         said.append(line.decode())
         if " running" in said[-1]:
             return
