@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import click
+import sqlalchemy as sa
 import typer
 from typer.exceptions import TyperException
 
@@ -72,6 +73,13 @@ class Role(StrEnum):
     ALL = "all"
 
 
+SPLIT_ROLES_ON_SQLITE = (
+    "warning: on SQLite the processes of split roles share the file's one write lock, so a worker working through "
+    "a backlog holds the web front's acknowledgements back; run one process (--role all) on SQLite, or split "
+    "roles on PostgreSQL."
+)
+
+
 def _settings() -> Settings:
     return Settings()
 
@@ -116,6 +124,8 @@ def run(
         return
     if role in (Role.WEB, Role.ALL):
         settings.require_webhook_secret()
+    if role is not Role.ALL and sa.make_url(settings.database_url).get_backend_name() == "sqlite":
+        typer.echo(SPLIT_ROLES_ON_SQLITE, err=True)
 
     async def serve() -> None:
         app = App(settings)

@@ -146,3 +146,26 @@ async def test_run_with_accounts_but_no_webhook_secret_refuses_to_start(tmp_path
     code, _, err = await storefront("run", env=env, cwd=tmp_path)
     assert code == 2
     assert err.startswith("error: STRIPE_WEBHOOK_SECRET is not set")
+
+
+async def test_split_roles_on_sqlite_are_warned_about_at_start(db_url: str, tmp_path: Path):
+    env = {"DATABASE_URL": db_url, "CATALOG_PATH": str(TEST_CATALOG), "STRIPE_WEBHOOK_SECRET": "whsec_test"}
+    process = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "storefront", "run", "--role", "worker"],
+        env={**os.environ, **env},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    said: list[str] = []
+    try:
+        while not said or " running" not in said[-1]:
+            line = await asyncio.wait_for(process.stderr.readline(), 60)
+            assert line, "".join(said)
+            said.append(line.decode())
+    finally:
+        process.terminate()
+        await process.wait()
+    warned = any(line.startswith("warning: on SQLite the processes of split roles") for line in said)
+    assert warned == db_url.startswith("sqlite")
