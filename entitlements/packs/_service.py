@@ -1,21 +1,11 @@
-"""Monthly packs: files a creator adds for a month, delivered once to every member whose tier includes them.
-
-Delivery is a resumable fan-out: members are taken in id order, in batches, each batch one transaction that
-records the (pack, member) delivery and queues one NOTIFY outbox row with fresh signed links, and moves the
-pack's cursor. A crash loses at most the open batch, which the next run redoes; the (pack, member) key and
-the outbox key make a second delivery impossible. Members who gain access after the fan-out passed them get
-the current pack at once (`deliver_current_pack_to`). Back-catalogue packs unlock with paid tenure.
-"""
+"""The pack service: adding and scheduling packs, the resumable fan-out, and what each member may download."""
 
 from __future__ import annotations
 
 import logging
 import mimetypes
-import re
-import tomllib
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,274 +17,36 @@ from entitlements.downloads import DownloadLinks, quota_period
 from entitlements.licenses import LicenseCatalog
 from entitlements.membership import ObservationKind
 from entitlements.memberships import AccessChange
-from storefront.blobs import BlobMetadata, BlobStore, StoredBlob, safe_filename
+from entitlements.packs._errors import (
+    AssetConflict,
+    EmptyPack,
+    NoPackAccess,
+    PackAlreadyDelivered,
+    PackNotDue,
+    UnknownPack,
+)
+from entitlements.packs._files import PackFile, asset_row, read_pack_dir
+from entitlements.packs._months import month_name, month_of, parse_month
+from entitlements.packs._views import (
+    AssetInfo,
+    AssetLink,
+    FanoutProgress,
+    FanoutReport,
+    MemberPack,
+    MemberPacks,
+    PackSummary,
+)
+from storefront.blobs import BlobMetadata, BlobStore, safe_filename
 from storefront.catalog import Catalog, Tier
 from storefront.clock import Clock
 from storefront.db import Database, in_list, insert_ignore
 from storefront.db.tables import billing_events, members, subscriptions
-from storefront.errors import StorefrontError
 from storefront.members import find_member, parse_identity
 from storefront.outbox import OutboxKind, enqueue
 
-__all__ = [
-    "AssetConflict",
-    "AssetInfo",
-    "AssetLink",
-    "EmptyPack",
-    "FanoutProgress",
-    "FanoutReport",
-    "InvalidMonth",
-    "MemberPack",
-    "MemberPacks",
-    "NoPackAccess",
-    "PackAlreadyDelivered",
-    "PackFile",
-    "PackNotDue",
-    "PackService",
-    "PackSummary",
-    "UnknownPack",
-    "asset_row",
-    "month_of",
-    "parse_month",
-    "read_pack_dir",
-]
-
 log = logging.getLogger(__name__)
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MAX_BUTTONS = 10
-MANIFEST = "pack.toml"
-
-
-class InvalidMonth(StorefrontError):
-    def __init__(self, text: str) -> None:
-        self.text = text
-        super().__init__(f"{text!r} is not a month; write it as YYYY-MM, e.g. 2026-12")
-
-
-class UnknownPack(StorefrontError):
-    def __init__(self, month: str) -> None:
-        self.month = month
-        super().__init__(f"There is no pack for {month} yet; add one with /pack add.")
-
-
-class EmptyPack(StorefrontError):
-    def __init__(self, month: str) -> None:
-        self.month = month
-        super().__init__(f"No files given for the {month} pack.")
-
-
-class PackAlreadyDelivered(StorefrontError):
-    def __init__(self, month: str) -> None:
-        self.month = month
-        super().__init__(f"The {month} pack has already gone out to members; it can no longer be changed.")
-
-
-class PackNotDue(StorefrontError):
-    def __init__(self, month: str, deliver_at: datetime) -> None:
-        self.month = month
-        self.deliver_at = deliver_at
-        super().__init__(f"The {month} pack is scheduled for {deliver_at:%d %b %Y %H:%M UTC}; it goes out then.")
-
-
-class AssetConflict(StorefrontError):
-    def __init__(self, month: str, filename: str) -> None:
-        self.month = month
-        self.filename = filename
-        super().__init__(f"The {month} pack already has a different file named {filename!r}; rename the new one.")
-
-
-class NoPackAccess(StorefrontError):
-    def __init__(self) -> None:
-        super().__init__("Packs come with a membership that includes downloads: see /tiers, then /subscribe.")
-
-
-def parse_month(text: str) -> str:
-    month = text.strip()
-    if not _MONTH.match(month):
-        raise InvalidMonth(text)
-    return month
-
-
-def month_of(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y-%m}"
-
-
-def _month_name(month: str) -> str:
-    return datetime.strptime(month, "%Y-%m").strftime("%B %Y")
-
-
-# Adding files -----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PackFile:
-    """One file to add: from disk (the CLI) or bytes (a chat attachment)."""
-
-    name: str
-    source: Path | bytes
-    title: str | None = None
-    tags: tuple[str, ...] = ()
-    created_at: datetime | None = None
-    notes: str = ""  # release and consent notes
-    content_type: str | None = None
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    return datetime.fromisoformat(str(value)).astimezone(UTC)
-
-
-def read_pack_dir(directory: Path) -> tuple[str | None, list[PackFile]]:
-    """The files of a pack directory and its title, with metadata from an optional `pack.toml`::
-
-    title = "Winter light"
-    [files."sunset.png"]
-    title = "Sunset over the bay"
-    tags = ["landscape", "winter"]
-    created = 2026-11-20
-    notes = "No people shown; location permit 2026-118."
-    """
-    if not directory.is_dir():
-        raise StorefrontError(f"{directory} is not a directory")
-    manifest: dict[str, Any] = {}
-    if (directory / MANIFEST).is_file():
-        try:
-            manifest = tomllib.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as error:
-            raise StorefrontError(f"{directory / MANIFEST} is not valid TOML: {error}") from None
-    described: dict[str, Any] = manifest.get("files") or {}
-    files = []
-    for path in sorted(directory.iterdir()):
-        if not path.is_file() or path.name.startswith(".") or path.name == MANIFEST:
-            continue
-        about = described.get(path.name) or {}
-        created = _as_datetime(about.get("created")) or datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-        files.append(
-            PackFile(
-                name=path.name,
-                source=path,
-                title=about.get("title"),
-                tags=tuple(str(tag) for tag in about.get("tags") or ()),
-                created_at=created,
-                notes=str(about.get("notes") or ""),
-            )
-        )
-    unknown = set(described) - {file.name for file in files}
-    if unknown:
-        raise StorefrontError(f"{MANIFEST} describes files that are not in {directory}: {', '.join(sorted(unknown))}")
-    return manifest.get("title"), files
-
-
-# What callers get back --------------------------------------------------------------------------------------
-
-
-def asset_row(
-    blob: StoredBlob,
-    *,
-    pack_id: int | None,
-    filename: str,
-    now: datetime,
-    created_on: datetime | None = None,
-    notes: str | None = None,
-) -> dict[str, Any]:
-    """The `assets` row of a stored file (`pack_id=None`: outside any pack); created_on and notes default to
-    what the blob's metadata says."""
-    return {
-        "pack_id": pack_id,
-        "filename": filename,
-        "blob_key": blob.key,
-        "sha256": blob.sha256,
-        "size": blob.size,
-        "content_type": blob.content_type,
-        "title": blob.metadata.title,
-        "tags": list(blob.metadata.tags),
-        "created_on": created_on or blob.metadata.created_at,
-        "notes": blob.metadata.notes if notes is None else notes,
-        "added_at": now,
-    }
-
-
-@dataclass(frozen=True)
-class AssetInfo:
-    id: int
-    filename: str
-    title: str
-    sha256: str
-    size: int
-    content_type: str
-    tags: tuple[str, ...]
-    notes: str
-
-
-@dataclass(frozen=True)
-class PackSummary:
-    id: int
-    month: str
-    title: str
-    deliver_at: datetime
-    assets: list[AssetInfo]
-    delivered_to: int
-    fanout_started_at: datetime | None
-    fanout_completed_at: datetime | None
-
-
-@dataclass(frozen=True)
-class AssetLink:
-    asset_id: int
-    title: str
-    filename: str
-    size: int
-    license_kind: str
-    license_name: str
-    url: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class MemberPack:
-    month: str
-    title: str
-    unlocked_by: str  # current | delivered | tenure
-    links: list[AssetLink]
-
-
-@dataclass(frozen=True)
-class MemberPacks:
-    """What `/packs` shows a member: their packs with fresh links, and licenses they bought."""
-
-    tier_name: str | None
-    license_name: str | None
-    packs: list[MemberPack]
-    licensed: list[AssetLink]
-    locked_back_packs: int
-    downloads_left: int | None
-
-
-@dataclass(frozen=True)
-class FanoutProgress:
-    month: str
-    handled: int
-    total: int
-    queued: int
-
-
-@dataclass
-class FanoutReport:
-    month: str
-    queued: int = 0  # messages queued by this run
-    handled: int = 0  # members passed, in this and earlier runs
-    total: int = 0
-    completed: bool = False
-    batches: int = field(default=0, repr=False)
-
-
-# The service ------------------------------------------------------------------------------------------------
 
 
 class PackService:
@@ -358,7 +110,7 @@ class PackService:
                 packs,
                 {
                     "month": month,
-                    "title": (title or f"{_month_name(month)} pack")[:200],
+                    "title": (title or f"{month_name(month)} pack")[:200],
                     "deliver_at": deliver_at or self.default_delivery(month),
                     "created_at": now,
                 },
@@ -601,7 +353,7 @@ class PackService:
     def _pack_message(self, pack: Any, links: list[AssetLink], expires_at: datetime) -> dict[str, Any]:
         count = f"{len(links)} file" + ("s" if len(links) != 1 else "")
         text = (
-            f"Your {_month_name(pack.month)} pack is here: {pack.title}. {count}, yours under the "
+            f"Your {month_name(pack.month)} pack is here: {pack.title}. {count}, yours under the "
             f"{links[0].license_name} license. The links work until {expires_at:%d %b %Y}; "
             "send /packs any time for fresh ones."
         )
