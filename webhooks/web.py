@@ -18,7 +18,7 @@ __all__ = ["MAX_WEBHOOK_BYTES", "create_web_app"]
 log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BYTES = 1_000_000
-# Stripe's deliveries are answered thousands of times a second: the two answers are encoded once.
+# Every delivery gets one of these two answers: encoded once rather than on each request (the hot path).
 _ACK_BODIES = {dup: json.dumps({"received": True, "duplicate": dup}).encode() for dup in (False, True)}
 
 
