@@ -18,6 +18,7 @@ from storefront.db import Database
 from storefront.db.tables import members, webhook_events
 from storefront.demo.stripe_events import StripeEvents, sign_payload
 from storefront.demo.world import DEMO_CATALOG
+from webhooks.inbox import InboxStatus
 
 SECRET = "whsec_bench_" + "b" * 24
 CLIENTS = 50
@@ -117,25 +118,20 @@ async def _acknowledge(
 
 async def _processed(db_url: str) -> tuple[int, int, int]:
     """Once nothing is pending: (events stored, events processed, members created)."""
+    by_status = sa.select(webhook_events.c.status, sa.func.count()).group_by(webhook_events.c.status)
     db = Database(db_url)
     try:
         while True:
             async with db.read() as conn:
-                pending = await conn.scalar(
-                    sa.select(sa.func.count()).select_from(webhook_events).where(webhook_events.c.status == "pending")
-                )
-            if not pending:
+                counts: dict[str, int] = dict((await conn.execute(by_status)).tuples().all())
+            if not counts.get(InboxStatus.PENDING.value):
                 break
             await asyncio.sleep(0.05)
         async with db.read() as conn:
-            stored = await conn.scalar(sa.select(sa.func.count()).select_from(webhook_events))
-            processed = await conn.scalar(
-                sa.select(sa.func.count()).select_from(webhook_events).where(webhook_events.c.status == "processed")
-            )
             people = await conn.scalar(sa.select(sa.func.count()).select_from(members))
     finally:
         await db.dispose()
-    return stored or 0, processed or 0, people or 0
+    return sum(counts.values()), counts.get(InboxStatus.PROCESSED.value, 0), people or 0
 
 
 async def _web_then_worker(db_url: str, warm_up: list[tuple[str, str]], bodies: list[tuple[str, str]]) -> _Served:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import click
-import sqlalchemy as sa
 import typer
 from typer.exceptions import TyperException
 
@@ -124,11 +123,11 @@ def run(
         return
     if role in (Role.WEB, Role.ALL):
         settings.require_webhook_secret()
-    if role is not Role.ALL and sa.make_url(settings.database_url).get_backend_name() == "sqlite":
-        typer.echo(SPLIT_ROLES_ON_SQLITE, err=True)
 
     async def serve() -> None:
         app = App(settings)
+        if role is not Role.ALL and app.db.is_sqlite:
+            typer.echo(SPLIT_ROLES_ON_SQLITE, err=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
