@@ -20,12 +20,12 @@ log = logging.getLogger(__name__)
 
 PortalLinks = Callable[[int], Awaitable[str | None]]
 
-ACCESS_READY_TEXT = (
+_ACCESS_READY_TEXT = (
     "Your member access is ready. The button below is your personal invite: it works once and expires soon."
 )
 
 
-def invite_buttons(links: Sequence[str]) -> list[LinkButton]:
+def _invite_buttons(links: Sequence[str]) -> list[LinkButton]:
     if len(links) == 1:
         return [LinkButton("Join the members' chat", links[0])]
     return [LinkButton(f"Join members' chat {n}", link) for n, link in enumerate(links, start=1)]
@@ -42,7 +42,7 @@ class MessageComposer:
         row = job.row
         if row.kind == OutboxKind.ACCESS:
             links = await self._links_of(row.id, job.target)
-            return OutgoingMessage(ACCESS_READY_TEXT, tuple(invite_buttons(links))) if links else None
+            return OutgoingMessage(_ACCESS_READY_TEXT, tuple(_invite_buttons(links))) if links else None
         payload = row.payload or {}
         text = str(payload.get("text") or "").strip()
         if not text:
@@ -58,7 +58,7 @@ class MessageComposer:
         if payload.get("template") == "welcome" and row.member_id is not None:
             companion = await self._companion_access_row(row)
             if companion is not None:
-                buttons = invite_buttons(await self._links_of(companion, job.target)) + buttons
+                buttons = _invite_buttons(await self._links_of(companion, job.target)) + buttons
         return OutgoingMessage(text, tuple(buttons))
 
     async def _portal_link(self, member_id: int) -> str | None:

@@ -18,7 +18,7 @@ from storefront.db.tables import identities, outbox
 from storefront.outbox import OutboxKind, OutboxStatus
 from storefront.outbox_delivery._contract import Deliverer, DeliveryStatus
 
-__all__ = ["Batch", "DueRow", "Job", "StepPlanner", "StepRecord", "platform_of"]
+__all__ = ["Batch", "DueRow", "Job", "StepPlanner", "StepRecord"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Batch:
     idle: list[int]  # rows with nothing runnable now
 
 
-def platform_of(identity: str) -> tuple[str, int] | None:
+def _platform_of(identity: str) -> tuple[str, int] | None:
     platform, _, user = identity.partition(":")
     try:
         return platform, int(user)
@@ -137,7 +137,7 @@ class StepPlanner:
         targets = [
             identity
             for identity in candidates
-            if (parsed := platform_of(identity)) is not None and parsed[0] in self._deliverers
+            if (parsed := _platform_of(identity)) is not None and parsed[0] in self._deliverers
         ]
         if not targets:
             return None
@@ -211,7 +211,7 @@ class StepPlanner:
             for record in records:
                 key = (record.outbox_id, record.target)
                 if key not in jobs:
-                    platform, user_id = platform_of(record.target) or ("", 0)
+                    platform, user_id = _platform_of(record.target) or ("", 0)
                     jobs[key] = Job(by_id[record.outbox_id], record.target, platform, user_id)
                 jobs[key].records.append(
                     StepRecord(
