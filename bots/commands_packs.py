@@ -7,7 +7,6 @@ Importing this module declares them on `bots.commands.COMMANDS` (which imports i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, StringConstraints
@@ -16,6 +15,7 @@ from bots.command_table import Args, Invocation, arg
 from bots.commands import COMMANDS
 from bots.rendering import Button, Reply, button_rows, day, file_size, minute, money, plural
 from entitlements.packs import AssetLink, MemberPacks
+from storefront.months import month_name
 from storefront.text import shortened
 
 __all__ = ["PAGE_FILES"]
@@ -54,18 +54,13 @@ class _Entry:
     licensed: bool
 
 
-def _month_name(month: str) -> str:
-    """`2026-12` -> `December 2026`."""
-    return datetime.strptime(month, "%Y-%m").strftime("%B %Y")
-
-
 _UNLOCKED_BY = {"tenure": " (unlocked by your paid months)"}
 
 
 def _entries(found: MemberPacks) -> list[_Entry]:
     entries = []
     for pack in found.packs:
-        section = f"{_month_name(pack.month)}: {pack.title}{_UNLOCKED_BY.get(pack.unlocked_by, '')}"
+        section = f"{month_name(pack.month)}: {pack.title}{_UNLOCKED_BY.get(pack.unlocked_by, '')}"
         entries += [_Entry(section, link, licensed=False) for link in pack.links]
     entries += [_Entry("Licenses you bought", link, licensed=True) for link in found.licensed]
     return entries

@@ -31,6 +31,7 @@ from storefront.clock import Clock
 from storefront.db import BatchWriter, Database, Outcome, in_list, insert_ignoring_conflicts
 from storefront.db.tables import members, subscriptions
 from storefront.errors import ConfigError, StorefrontError
+from storefront.months import month_of, next_month_start
 
 __all__ = [
     "AssetGone",
@@ -48,8 +49,6 @@ __all__ = [
     "TokenExpired",
     "TokenSigner",
     "load_or_create_token_key",
-    "next_period_start",
-    "quota_period",
 ]
 
 log = logging.getLogger(__name__)
@@ -180,17 +179,6 @@ class DownloadLinks:
 
 
 # Quotas -----------------------------------------------------------------------------------------------------
-
-
-def quota_period(now: datetime) -> str:
-    """Quotas count per calendar month, UTC."""
-    return f"{now.astimezone(UTC):%Y-%m}"
-
-
-def next_period_start(now: datetime) -> datetime:
-    moment = now.astimezone(UTC)
-    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
-    return datetime(year, month, 1, tzinfo=UTC)
 
 
 # Built once (as insert_ignoring_conflicts is): a batch binds only its values; building the expressions again
@@ -341,7 +329,7 @@ class DownloadGateway:
         return await self._db.write_in_one_trip(lambda conn: self._decide_batch(conn, tokens, now), urgent=True)
 
     def _decide_batch(self, conn: sa.Connection, tokens: list[DownloadToken], now: datetime) -> list[Outcome]:
-        period = quota_period(now)
+        period = month_of(now)  # quotas count per calendar month, UTC
         used = _lock_quota_rows(conn, sorted({token.member_id for token in tokens}), period)
         facts = self._facts(conn, tokens, now)
         counted: dict[int, int] = {}
@@ -394,7 +382,7 @@ class DownloadGateway:
         if grant.quota is not None:
             so_far = used.get(token.member_id, 0)
             if so_far >= grant.quota:
-                raise QuotaExhausted(grant.quota, next_period_start(now))
+                raise QuotaExhausted(grant.quota, next_month_start(now))
             used[token.member_id] = counted[token.member_id] = so_far + 1
             left = grant.quota - so_far - 1
         license_id = self._new_license_id()

@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from entitlements.asset_tables import download_quota_usage
-from entitlements.downloads import quota_period
 from entitlements.membership import GRANTING_STATUSES, MembershipStatus
 from storefront.catalog import Catalog, Tier
 from storefront.db.chat_tables import comps
 from storefront.db.tables import members, subscriptions
 from storefront.members import find_member, identities_of, parse_identity
+from storefront.months import month_of
 
 __all__ = ["CompStanding", "Standing", "SubscriptionStanding", "member_standing"]
 
@@ -109,7 +109,7 @@ async def _downloads_left(conn: AsyncConnection, member_id: int, tier: Tier | No
         return None
     used = await conn.scalar(
         sa.select(download_quota_usage.c.used).where(
-            download_quota_usage.c.member_id == member_id, download_quota_usage.c.period == quota_period(now)
+            download_quota_usage.c.member_id == member_id, download_quota_usage.c.period == month_of(now)
         )
     )
     return max(0, tier.grants.monthly_downloads - (used or 0))

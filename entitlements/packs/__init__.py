@@ -17,7 +17,7 @@ from entitlements.packs._errors import (
     UnknownPack,
 )
 from entitlements.packs._files import PackFile, asset_row, read_pack_dir
-from entitlements.packs._months import month_of, parse_month
+from entitlements.packs._months import parse_month
 from entitlements.packs._service import PackService
 from entitlements.packs._views import (
     AssetInfo,
@@ -28,6 +28,7 @@ from entitlements.packs._views import (
     MemberPacks,
     PackSummary,
 )
+from storefront.months import month_of
 
 __all__ = [
     "AssetConflict",

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from entitlements.asset_tables import assets, download_quota_usage, license_purchases, pack_deliveries, packs
-from entitlements.downloads import DownloadLinks, quota_period
+from entitlements.downloads import DownloadLinks
 from entitlements.licenses import LicenseCatalog
 from entitlements.membership import ObservationKind
 from entitlements.memberships import AccessChange
@@ -26,7 +26,7 @@ from entitlements.packs._errors import (
     UnknownPack,
 )
 from entitlements.packs._files import PackFile, asset_row, read_pack_dir
-from entitlements.packs._months import month_name, month_of, parse_month
+from entitlements.packs._months import parse_month
 from entitlements.packs._views import (
     AssetInfo,
     AssetLink,
@@ -42,6 +42,7 @@ from storefront.clock import Clock
 from storefront.db import Database, in_list, insert_ignore
 from storefront.db.tables import billing_events, members, subscriptions
 from storefront.members import find_member, parse_identity
+from storefront.months import month_name, month_of
 from storefront.outbox import OutboxKind, enqueue
 
 log = logging.getLogger(__name__)
@@ -433,7 +434,7 @@ class PackService:
                 used = await conn.scalar(
                     sa.select(download_quota_usage.c.used).where(
                         download_quota_usage.c.member_id == member_id,
-                        download_quota_usage.c.period == quota_period(now),
+                        download_quota_usage.c.period == month_of(now),
                     )
                 )
                 left = max(0, tier.grants.monthly_downloads - (used or 0))

@@ -9,7 +9,6 @@ to the admins once (`flag_overdue`). A delivery may carry files, each licensed t
 (`entitlements.request_files`).
 """
 
-from entitlements.requests._dates import month_start, next_month_start, turnaround_of
 from entitlements.requests._errors import (
     BadBrief,
     FilesNotAccepted,
@@ -21,6 +20,7 @@ from entitlements.requests._errors import (
 from entitlements.requests._notices import notify_member
 from entitlements.requests._service import RequestService
 from entitlements.requests._status import OPEN_STATUSES, UNPAID_STATUSES, RequestStatus
+from entitlements.requests._turnaround import turnaround_of
 from entitlements.requests._values import Brief, CustomRequest, Submission, load_request
 
 __all__ = [
@@ -38,8 +38,6 @@ __all__ = [
     "RequestsNotInTier",
     "Submission",
     "load_request",
-    "month_start",
-    "next_month_start",
     "notify_member",
     "turnaround_of",
 ]

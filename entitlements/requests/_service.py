@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from entitlements.asset_tables import assets
 from entitlements.request_files import MAX_DELIVERY_FILES, DeliveredFile, RequestFile, RequestFiles, TooManyFiles
 from entitlements.request_tables import custom_requests, request_deliveries
-from entitlements.requests._dates import month_start, next_month_start, turnaround_of
 from entitlements.requests._errors import (
     BadBrief,
     FilesNotAccepted,
@@ -29,6 +28,7 @@ from entitlements.requests._status import (
     UNPAID_STATUSES,
     RequestStatus,
 )
+from entitlements.requests._turnaround import turnaround_of
 from entitlements.requests._values import (
     SHORT_MAX,
     WHAT_MAX,
@@ -43,6 +43,7 @@ from storefront.clock import Clock
 from storefront.db import Database
 from storefront.db.tables import members
 from storefront.members import find_member, parse_identity
+from storefront.months import month_start, next_month_start
 from storefront.outbox import OutboxKind, enqueue
 from storefront.outbox_delivery import ADMIN_ALERT_TEMPLATE
 

@@ -1,35 +1,13 @@
-"""Calendar months in UTC: labels and the instants that bound them."""
+"""The months a churn report covers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["MonthPlan", "month_label", "month_start", "month_starts_between", "next_month_start"]
+from storefront.months import month_of, month_start
 
-
-def month_start(moment: datetime) -> datetime:
-    """00:00 UTC on the first day of the month holding `moment`."""
-    moment = moment.astimezone(UTC)
-    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
-
-
-def next_month_start(moment: datetime) -> datetime:
-    start = month_start(moment)
-    return datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
-
-
-def month_label(start: datetime) -> str:
-    return f"{start.year:04d}-{start.month:02d}"
-
-
-def month_starts_between(after: datetime, before: datetime) -> Iterator[datetime]:
-    """Every month start strictly after `after` and strictly before `before`, in order."""
-    start = next_month_start(after)
-    while start < before:
-        yield start
-        start = next_month_start(start)
+__all__ = ["MonthPlan"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +34,7 @@ class MonthPlan:
 
     @property
     def labels(self) -> list[str]:
-        return [month_label(start) for start in self.starts]
+        return [month_of(start) for start in self.starts]
 
     @property
     def boundaries(self) -> tuple[datetime, ...]:

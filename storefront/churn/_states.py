@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from entitlements import Membership, MembershipStatus, Observation, derive_membership
 from storefront.catalog import Catalog
 from storefront.churn._history import MemberHistory
-from storefront.churn._months import month_starts_between
+from storefront.months import month_starts_between
 
 __all__ = [
     "OTHER_TIER",

@@ -8,11 +8,11 @@ import sqlalchemy as sa
 
 from entitlements.asset_tables import download_quota_usage
 from entitlements.comps import grant_comp
-from entitlements.downloads import quota_period
 from storefront.app import App
 from storefront.clock import ManualClock
 from storefront.demo.stripe_events import StripeEvents
 from storefront.members import find_member
+from storefront.months import month_of
 from storefront.standins.stripe_api import StripeStandIn
 from tests.bots.conftest import FAN, TelegramChats, a_customer, only_text
 from tests.helpers import WebhookSender, member_state
@@ -105,7 +105,7 @@ async def test_me_counts_the_downloads_left_this_month(telegram: TelegramChats, 
         )
         member_id = await find_member(conn, f"telegram:{FAN}")
         await conn.execute(
-            sa.insert(download_quota_usage).values(member_id=member_id, period=quota_period(clock.now()), used=3)
+            sa.insert(download_quota_usage).values(member_id=member_id, period=month_of(clock.now()), used=3)
         )
 
     assert "Downloads left this month: 17\n" in only_text(await telegram.say(FAN, "/me"))

@@ -8,13 +8,13 @@ import sqlalchemy as sa
 
 from bots.discord_adapter import DiscordAdapter
 from entitlements.asset_tables import download_quota_usage
-from entitlements.downloads import quota_period
 from storefront.app import App
 from storefront.clock import ManualClock
 from storefront.db.chat_tables import member_merges
 from storefront.db.tables import billing_events, members, subscriptions
 from storefront.demo.stripe_events import StripeEvents
 from storefront.members import ensure_member, find_member, identities_of
+from storefront.months import month_of
 from storefront.standins.stripe_api import StripeStandIn
 from tests.bots.conftest import (
     DISCORD_FAN,
@@ -221,7 +221,7 @@ async def test_rows_that_cannot_move_do_not_block_the_link(
 ) -> None:
     # Both accounts downloaded this month: quota usage is one row per member and month, so the newer stays put.
     code = await a_code_from_telegram(telegram)
-    period = quota_period(clock.now())
+    period = month_of(clock.now())
     async with app.db.write() as conn:
         telegram_member = await find_member(conn, TELEGRAM)
         discord_member = await ensure_member(conn, DISCORD, clock.now())
